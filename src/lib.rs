@@ -1,2 +1,67 @@
 //! fw4-offload: UCI config → zones and devices → offload plan → nftables ruleset.
+//!
+//! The pipeline, one module per step: [`uci`] (files) → [`config`] (typed options) →
+//! [`topology`] (devices as the kernel shows them) → [`plan`] (per-device decisions with
+//! reasons) → [`ruleset`] (the nftables objects, rendered as text or netlink).
+
+pub mod config;
+pub mod error;
+pub mod plan;
+pub mod report;
+pub mod ruleset;
+pub mod snapshot;
+pub mod topology;
 pub mod uci;
+
+use std::path::PathBuf;
+
+use config::{Config, Warnings};
+use error::Result;
+use plan::OffloadPlan;
+use ruleset::Ruleset;
+use topology::sysfs::SysfsLinks;
+
+/// Where a run reads from: a router's own files and kernel, or a snapshot of them.
+pub struct System {
+    pub config_dir: PathBuf,
+    pub links: SysfsLinks,
+}
+
+/// Everything one pass of the pipeline produces.
+#[derive(Debug, serde::Serialize)]
+pub struct Outcome {
+    pub plan: OffloadPlan,
+    pub ruleset: Ruleset,
+    pub warnings: Vec<config::Warning>,
+}
+
+impl System {
+    /// A snapshot directory: `DIR/etc/config`, `DIR/sys/class/net`, `DIR/ethtool`.
+    pub fn snapshot(dir: impl Into<PathBuf>) -> System {
+        let dir = dir.into();
+        System {
+            config_dir: dir.join("etc/config"),
+            links: SysfsLinks::snapshot(&dir),
+        }
+    }
+
+    /// This router: `/etc/config`, `/sys` and the kernel's ethtool answers.
+    pub fn live() -> System {
+        System {
+            config_dir: PathBuf::from("/etc/config"),
+            links: SysfsLinks::live(),
+        }
+    }
+
+    pub fn run(&self) -> Result<Outcome> {
+        let mut warnings = Warnings::default();
+        let config = Config::load(&self.config_dir, &mut warnings)?;
+        let plan = plan::build(&config, &self.links, &mut warnings)?;
+        let ruleset = Ruleset::from_plan(&plan);
+        Ok(Outcome {
+            plan,
+            ruleset,
+            warnings: warnings.0,
+        })
+    }
+}

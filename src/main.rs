@@ -1,1 +1,101 @@
-fn main() {}
+//! `fw4-offload`: the command line. Exit codes: 0 ok, 1 invalid configuration or
+//! topology, 2 usage, 3 I/O (a file or directory that could not be read or written).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use fw4_offload::{report, ruleset, System};
+
+const USAGE: &str = "\
+usage: fw4-offload [--root DIR] [--json] <command>
+
+commands:
+  print          the nftables ruleset that apply would load
+  check          validate config and topology; say what is offloaded and why
+  snapshot OUT   collect config, sysfs and ethtool facts into OUT for a bug report
+
+options:
+  --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
+  --json         machine-readable output
+";
+
+enum Command {
+    Print,
+    Check,
+    Snapshot(PathBuf),
+}
+
+struct Args {
+    root: Option<PathBuf>,
+    json: bool,
+    command: Command,
+}
+
+fn parse_args() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let (mut root, mut json, mut command) = (None, false, None);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("root") => root = Some(parser.value()?.into()),
+            Long("json") => json = true,
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            Value(v) if command.is_none() => {
+                command = Some(match v.string()?.as_str() {
+                    "print" => Command::Print,
+                    "check" => Command::Check,
+                    "snapshot" => Command::Snapshot(parser.value()?.into()),
+                    other => return Err(format!("unknown command '{other}'").into()),
+                });
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let command = command.ok_or("no command given")?;
+    Ok(Args { root, json, command })
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("fw4-offload: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let system = match &args.root {
+        Some(dir) => System::snapshot(dir),
+        None => System::live(),
+    };
+    let result = match &args.command {
+        Command::Print | Command::Check => system.run().map(|outcome| {
+            if args.json {
+                serde_json::to_string_pretty(&outcome).expect("outcome serializes") + "\n"
+            } else if matches!(args.command, Command::Print) {
+                for w in &outcome.warnings {
+                    eprintln!("fw4-offload: warning: {}: {}", w.at, w.message);
+                }
+                ruleset::render(&outcome.ruleset)
+            } else {
+                report::render_check(&outcome)
+            }
+        }),
+        Command::Snapshot(out) => fw4_offload::snapshot::collect(&system, out).map(|n| {
+            format!("snapshot of {n} devices written to {}\n", out.display())
+        }),
+    };
+    match result {
+        Ok(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fw4-offload: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

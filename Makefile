@@ -1,0 +1,43 @@
+# Developer entry points. Cargo builds into build/ (target/ is OpenWrt's patch tree).
+
+CARGO ?= cargo
+EXAMPLE ?= tests/golden/mt7621-dsa-pppoe
+BIN := build/cargo/release/fw4-offload
+FUZZ_RUNS ?= 200000
+
+.PHONY: all demo build test lint unit nft-check fuzz bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+# The main job on the bundled example: a mt7621 DSA router with a PPPoE wan.
+demo: build
+	@echo "== fw4-offload --root $(EXAMPLE) check"
+	@$(BIN) --root $(EXAMPLE) check
+	@echo
+	@echo "== fw4-offload --root $(EXAMPLE) print"
+	@$(BIN) --root $(EXAMPLE) print
+
+test: lint unit nft-check
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked
+
+# Every golden ruleset must be accepted by nft.
+nft-check: build
+	tests/nft-check tests/golden/*/ruleset.nft
+
+fuzz:
+	fuzz/run $(FUZZ_RUNS)
+
+bench: build
+	bench/run
+
+clean:
+	rm -rf build

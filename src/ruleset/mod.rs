@@ -1,0 +1,90 @@
+//! The nftables objects fw4-offload owns, as one model: rendered to nft text here
+//! (`print`), encoded to netlink by the apply path, so the two cannot disagree.
+
+mod text;
+
+use serde::Serialize;
+
+use crate::plan::OffloadPlan;
+
+pub use text::render;
+
+pub const FAMILY: &str = "inet";
+pub const TABLE: &str = "fw4_offload";
+pub const FLOWTABLE: &str = "ft";
+pub const CHAIN: &str = "forward";
+
+/// Stock firewall4's own offload objects, which ours replace.
+pub const FW4_TABLE: &str = "fw4";
+pub const FW4_FLOWTABLE: &str = "ft";
+pub const FW4_CHAIN: &str = "forward";
+
+/// NF_IP_PRI_FILTER: the flowtable hooks ingress where fw4's did.
+pub const FLOWTABLE_PRIORITY: i32 = 0;
+/// `filter + 1`: after fw4's forward chain, so only traffic fw4 accepted is offloaded.
+pub const CHAIN_PRIORITY: i32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flowtable {
+    pub name: &'static str,
+    pub priority: i32,
+    /// Sorted, unique.
+    pub devices: Vec<String>,
+    pub counter: bool,
+    /// `flags offload`: ask the drivers to carry the flows in hardware.
+    pub hw_offload: bool,
+}
+
+/// `meta l4proto { tcp, udp } flow add @<flowtable>` in a forward filter chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OffloadChain {
+    pub name: &'static str,
+    pub priority: i32,
+    pub l4protos: Vec<&'static str>,
+    pub flowtable: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OffloadTable {
+    pub family: &'static str,
+    pub name: &'static str,
+    pub flowtable: Flowtable,
+    pub chain: OffloadChain,
+}
+
+/// Everything one apply does, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ruleset {
+    /// The table to install; `None` removes ours.
+    pub table: Option<OffloadTable>,
+    /// Remove stock fw4's flowtable `ft` and its `flow offload @ft` rule, when present.
+    pub remove_fw4_offload: bool,
+}
+
+impl Ruleset {
+    pub fn from_plan(plan: &OffloadPlan) -> Ruleset {
+        let devices: Vec<String> = plan.flowtable_devices().map(|d| d.name.clone()).collect();
+        let table = (!devices.is_empty()).then(|| OffloadTable {
+            family: FAMILY,
+            name: TABLE,
+            flowtable: Flowtable {
+                name: FLOWTABLE,
+                priority: FLOWTABLE_PRIORITY,
+                devices,
+                counter: true,
+                hw_offload: plan.hardware(),
+            },
+            chain: OffloadChain {
+                name: CHAIN,
+                priority: CHAIN_PRIORITY,
+                l4protos: vec!["tcp", "udp"],
+                flowtable: FLOWTABLE,
+            },
+        });
+        Ruleset {
+            // fw4 renders its own `ft` only when offloading is on, and so do we.
+            remove_fw4_offload: table.is_some(),
+            table,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Device facts read from a sysfs tree: `/sys` on a router, `DIR/sys` in a snapshot.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::ethtool::{self, HW_TC_OFFLOAD};
+use super::{Feature, Link, LinkKind, LinkSource};
+use crate::error::{Error, Result};
+
+/// ARPHRD_ETHER and ARPHRD_PPP from `linux/if_arp.h`.
+const ARPHRD_ETHER: u32 = 1;
+const ARPHRD_PPP: u32 = 512;
+
+/// Where `ethtool -k` features come from.
+#[derive(Debug, Clone)]
+pub enum FeatureSource {
+    /// `DIR/ethtool/<dev>` files holding `ethtool -k <dev>` output (snapshots).
+    Files(PathBuf),
+    /// The running kernel, asked through the ethtool ioctl.
+    Kernel,
+}
+
+#[derive(Debug, Clone)]
+pub struct SysfsLinks {
+    /// The directory holding `sys/` (`/` on a router).
+    root: PathBuf,
+    features: FeatureSource,
+}
+
+impl SysfsLinks {
+    pub fn new(root: impl Into<PathBuf>, features: FeatureSource) -> Self {
+        SysfsLinks {
+            root: root.into(),
+            features,
+        }
+    }
+
+    /// A snapshot directory: `DIR/sys/...` and `DIR/ethtool/<dev>`.
+    pub fn snapshot(dir: &Path) -> Self {
+        SysfsLinks::new(dir, FeatureSource::Files(dir.join("ethtool")))
+    }
+
+    fn net_dir(&self, name: &str) -> PathBuf {
+        self.root.join("sys/class/net").join(name)
+    }
+
+    /// The live system: `/sys` and the ethtool ioctl.
+    pub fn live() -> Self {
+        SysfsLinks::new("/", FeatureSource::Kernel)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `ethtool -k <name>` output, or `None` where there is no data: the device has no
+    /// ethtool support (the kernel answers EOPNOTSUPP) or the snapshot has no file.
+    pub fn ethtool_text(&self, name: &str) -> Result<Option<String>> {
+        match &self.features {
+            FeatureSource::Files(dir) => read_optional(&dir.join(name)),
+            FeatureSource::Kernel => match ethtool::kernel::features(name) {
+                Ok(states) => {
+                    let mut text = format!("Features for {name}:\n");
+                    for f in states {
+                        text.push_str(&ethtool::format_feature(&f.name, f.active, f.fixed));
+                        text.push('\n');
+                    }
+                    Ok(Some(text))
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
+                Err(e) => Err(Error::io(format!("ethtool -k {name}"), e)),
+            },
+        }
+    }
+
+    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
+        Ok(self
+            .ethtool_text(name)?
+            .map_or(Feature::Unknown, |text| ethtool::parse_feature(&text, HW_TC_OFFLOAD)))
+    }
+}
+
+impl LinkSource for SysfsLinks {
+    fn link(&self, name: &str) -> Result<Option<Link>> {
+        // A name from config must not walk out of the net class directory.
+        if name.contains('/') || name == "." || name == ".." {
+            return Ok(None);
+        }
+        let dir = self.net_dir(name);
+        let Some(ifindex) = read_optional(&dir.join("ifindex"))? else {
+            return Ok(None);
+        };
+        let ifindex = parse_number(&dir.join("ifindex"), &ifindex)?;
+        let arphrd = match read_optional(&dir.join("type"))? {
+            Some(text) => parse_number(&dir.join("type"), &text)?,
+            None => ARPHRD_ETHER,
+        };
+        let uevent = read_optional(&dir.join("uevent"))?.unwrap_or_default();
+        let devtype = uevent_value(&uevent, "DEVTYPE");
+        let kind = match (devtype, arphrd) {
+            (Some("bridge"), _) => LinkKind::Bridge,
+            (Some("vlan"), _) => LinkKind::Vlan,
+            (Some("dsa"), _) => LinkKind::Dsa,
+            (Some("wlan"), _) => LinkKind::Wlan,
+            (Some("wireguard"), _) => LinkKind::Wireguard,
+            (Some("ppp"), _) | (None, ARPHRD_PPP) => LinkKind::Ppp,
+            (None, ARPHRD_ETHER) => LinkKind::Ethernet,
+            (Some(other), _) => LinkKind::Other(other.to_string()),
+            (None, other) => LinkKind::Other(format!("arphrd {other}")),
+        };
+        let driver = read_optional(&dir.join("device/uevent"))?
+            .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string));
+        Ok(Some(Link {
+            name: name.to_string(),
+            ifindex,
+            kind,
+            lowers: entries(&dir, |e| e.strip_prefix("lower_"))?,
+            ports: entries(&dir.join("brif"), |e| Some(e))?,
+            driver,
+            hw_tc_offload: self.hw_tc_offload(name)?,
+        }))
+    }
+
+    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
+        let path = self
+            .root
+            .join("sys/module")
+            .join(module)
+            .join("parameters")
+            .join(name);
+        Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
+    }
+}
+
+/// File content, or `None` if it does not exist (a device or attribute that is absent).
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn parse_number(path: &Path, text: &str) -> Result<u32> {
+    text.trim().parse().map_err(|_| {
+        Error::io(
+            path,
+            std::io::Error::new(ErrorKind::InvalidData, format!("not a number: {:?}", text.trim())),
+        )
+    })
+}
+
+fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
+    uevent
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.trim())
+}
+
+/// Sorted directory entry names that `select` maps; an absent directory has none.
+fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if let Some(name) = entry.file_name().to_str().and_then(&select) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uevent_keys() {
+        let uevent = "DEVTYPE=vlan\nINTERFACE=eth1.7\nIFINDEX=9\n";
+        assert_eq!(uevent_value(uevent, "DEVTYPE"), Some("vlan"));
+        assert_eq!(uevent_value(uevent, "IFINDEX"), Some("9"));
+        assert_eq!(uevent_value(uevent, "DRIVER"), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! The command line as a user meets it: exit codes, one-line errors that say where the
+//! problem is, and no panic on bad input.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fw4-offload"))
+        .args(args)
+        .output()
+        .expect("run fw4-offload")
+}
+
+/// (case under tests/bad, exit code, the one line stderr must hold exactly)
+const BAD_INPUT: &[(&str, i32, &str)] = &[
+    (
+        "broken-uci",
+        1,
+        "fw4-offload: tests/bad/broken-uci/etc/config/firewall:BROKEN_LINE",
+    ),
+    (
+        "unknown-network",
+        1,
+        "fw4-offload: tests/bad/unknown-network/etc/config/firewall:14: zone '@zone[0]', option network: zone 'lan' names network 'lna', which /etc/config/network does not define",
+    ),
+    (
+        "bad-boolean",
+        1,
+        "fw4-offload: tests/bad/bad-boolean/etc/config/firewall:7: defaults '@defaults[0]', option flow_offloading_hw: 'maybe' is not a boolean (use 1/0, on/off, yes/no, true/false)",
+    ),
+    (
+        "absurd-list",
+        1,
+        "fw4-offload: tests/bad/absurd-list/etc/config/firewall:5015: zone '@zone[0]', option network: 5001 entries, more than the 1024 any router has",
+    ),
+    (
+        "invalid-device-name",
+        1,
+        "fw4-offload: tests/bad/invalid-device-name/etc/config/network:28: interface 'wan', option device: invalid device name 'wan-with-a-very-long-name': longer than 15 bytes",
+    ),
+    (
+        "device-loop",
+        1,
+        "fw4-offload: device wan: device loop: wan -> wan.7 -> wan",
+    ),
+    (
+        "missing-network-file",
+        3,
+        "fw4-offload: tests/bad/missing-network-file/etc/config/network: required config file is missing",
+    ),
+];
+
+#[test]
+fn bad_input_gives_one_line_with_location_and_exit_code() {
+    for (case, code, message) in BAD_INPUT {
+        let root = format!("tests/bad/{case}");
+        for command in ["check", "print"] {
+            let out = run(&["--root", &root, command]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(*code), "{case} {command}: {stderr}");
+            assert!(out.stdout.is_empty(), "{case} {command}: printed a result");
+            assert_eq!(stderr.lines().count(), 1, "{case} {command}: {stderr}");
+            assert_eq!(stderr.trim_end(), *message, "{case} {command}");
+        }
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&[][..], &["frobnicate"], &["--bogus", "check"], &["snapshot"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage: fw4-offload"));
+    }
+}
+
+#[test]
+fn json_output_is_the_same_outcome() {
+    let out = run(&["--root", "tests/golden/mt7621-dsa-pppoe", "--json", "check"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["plan"]["requested"], "hardware");
+    assert_eq!(json["ruleset"]["table"]["flowtable"]["hw_offload"], true);
+}
