@@ -1,12 +1,22 @@
 //! UCI files (`/etc/config/*`), parsed the way libuci parses them.
 //!
-//! API contract (implementation pending):
+//! API contract:
 //! - `parse(file, text)` returns a [`Package`] or a [`ParseError`] with the 1-based line.
 //! - Sections keep file order; `index` is the section's position among sections of the
 //!   same type (libuci's `@type[N]`), counted by position, never by content.
 //! - `option` replaces an earlier value of the same name, `list` appends (libuci rules).
 
+mod parser;
+
+use std::collections::HashMap;
 use std::fmt;
+
+use parser::{Parser, Statement};
+
+pub use parser::MAX_ARG_LEN;
+
+/// Most sections a package may have.
+pub const MAX_SECTIONS: usize = 65536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
@@ -71,11 +81,147 @@ impl Package {
     }
 }
 
+/// Parses the text of UCI file `file`; the package is named after the file's last path
+/// component, as `uci` names a package after its file (a `package` line is ignored).
 pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
-    let _ = text;
-    Err(ParseError {
+    let error = |line, message| ParseError {
         file: file.to_string(),
-        line: 0,
-        message: "not implemented".into(),
-    })
+        line,
+        message,
+    };
+    let mut pkg = Package {
+        name: file.rsplit('/').next().unwrap_or(file).to_string(),
+        sections: Vec::new(),
+    };
+    // Indexes into `pkg.sections` and their options, so large files stay linear.
+    let mut named: HashMap<String, usize> = HashMap::new();
+    let mut options: HashMap<(usize, String), usize> = HashMap::new();
+    let mut per_kind: HashMap<String, usize> = HashMap::new();
+    let mut current = 0;
+    let mut parser = Parser::new(text);
+    while let Some(statement) = parser
+        .next_statement()
+        .map_err(|e| error(e.line, e.message))?
+    {
+        let line = parser.statement_line();
+        match statement {
+            Statement::Package => {}
+            Statement::Config { kind, name } => {
+                // A named section seen before is reopened in place (libuci's uci_set);
+                // libuci in its default strict mode refuses a change of type.
+                if let Some(&i) = named.get(&name) {
+                    let old = &pkg.sections[i].kind;
+                    if *old != kind {
+                        return Err(error(
+                            line,
+                            format!("section '{name}' redeclared as '{kind}', was '{old}'"),
+                        ));
+                    }
+                    current = i;
+                    continue;
+                }
+                if pkg.sections.len() == MAX_SECTIONS {
+                    return Err(error(line, format!("more than {MAX_SECTIONS} sections")));
+                }
+                current = pkg.sections.len();
+                if !name.is_empty() {
+                    named.insert(name.clone(), current);
+                }
+                let count = per_kind.entry(kind.clone()).or_default();
+                pkg.sections.push(Section {
+                    kind,
+                    name: (!name.is_empty()).then_some(name),
+                    index: *count,
+                    line,
+                    options: Vec::new(),
+                });
+                *count += 1;
+            }
+            Statement::Option { list, name, value } => {
+                // libuci ignores `option` with an empty value; it neither sets nor deletes.
+                if !list && value.is_empty() {
+                    continue;
+                }
+                let section = &mut pkg.sections[current];
+                match options.get(&(current, name.clone())) {
+                    Some(&i) => {
+                        let option = &mut section.options[i];
+                        if list {
+                            option.values.push(value);
+                        } else {
+                            option.values = vec![value];
+                        }
+                        option.is_list = list;
+                        option.line = line;
+                    }
+                    None => {
+                        options.insert((current, name.clone()), section.options.len());
+                        section.options.push(UciOption {
+                            name,
+                            values: vec![value],
+                            is_list: list,
+                            line,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(pkg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(s: &Section) -> Vec<(&str, Vec<&str>, bool)> {
+        s.options
+            .iter()
+            .map(|o| {
+                let values = o.values.iter().map(String::as_str).collect();
+                (o.name.as_str(), values, o.is_list)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn option_and_list_rules() {
+        let text = "config t\n option a 1\n list a 2\n option b 3\n option a 4\n option b ''\n list c ''\n";
+        let pkg = parse("/etc/config/x", text).unwrap();
+        assert_eq!(pkg.name, "x");
+        let s = &pkg.sections[0];
+        assert_eq!(
+            options(s),
+            [
+                ("a", vec!["4"], false),
+                ("b", vec!["3"], false),
+                ("c", vec![""], true)
+            ]
+        );
+        assert_eq!(s.option("a").unwrap().line, 5);
+    }
+
+    #[test]
+    fn sections() {
+        let text = "config z 'lan'\n option a 1\nconfig z\nconfig z\nconfig z lan\n option b 2\n";
+        let pkg = parse("f", text).unwrap();
+        let labels: Vec<_> = pkg.sections.iter().map(Section::label).collect();
+        assert_eq!(labels, ["lan", "@z[1]", "@z[2]"]);
+        assert_eq!(pkg.sections[0].options.len(), 2);
+        assert_eq!(pkg.sections[0].line, 1);
+        assert_eq!(pkg.sections_of("z").count(), 3);
+        let e = parse("f", "config z lan\nconfig y lan\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f:2: section 'lan' redeclared as 'y', was 'z'"
+        );
+    }
+
+    #[test]
+    fn section_limit() {
+        let text = "config t\n".repeat(MAX_SECTIONS);
+        assert_eq!(parse("f", &text).unwrap().sections.len(), MAX_SECTIONS);
+        let e = parse("f", &(text + "config t\n")).unwrap_err();
+        assert_eq!(e.line, MAX_SECTIONS + 1);
+    }
 }

@@ -1,0 +1,491 @@
+//! The UCI file grammar, following libuci's `uci_import` (file.c) rather than a tidier
+//! grammar: a config that libuci accepts must read the same here, and one it rejects
+//! must fail on the same line.
+//!
+//! libuci reads one line at a time into a buffer; a quote left open or a trailing
+//! backslash pulls the next line into the same buffer. A line holds commands separated by
+//! `;`. The command word is cut at space or tab only (so `config\n` alone is an unknown
+//! command), its arguments at any C `isspace` character.
+
+/// Longest argument (type, name or value) accepted, in bytes.
+pub const MAX_ARG_LEN: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// `package <name>`: libuci validates it and ignores it when loading a file.
+    Package,
+    /// `config <type> [name]`; an empty name means an anonymous section.
+    Config { kind: String, name: String },
+    /// `option <name> [value]` (`list: false`) or `list <name> [value]` (`list: true`).
+    Option {
+        list: bool,
+        name: String,
+        value: String,
+    },
+}
+
+/// How an argument is validated, as libuci's `uci_validate_str`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// Values: anything.
+    Any,
+    /// Section types: printable ASCII without space.
+    Type,
+    /// Section and option names: `[A-Za-z0-9_]`.
+    Name,
+    /// Package names: `[A-Za-z0-9_-]`.
+    Package,
+}
+
+impl Charset {
+    fn allows(self, c: u8) -> bool {
+        match self {
+            Charset::Any => true,
+            Charset::Type => c.is_ascii_graphic(),
+            Charset::Name => c.is_ascii_alphanumeric() || c == b'_',
+            Charset::Package => c.is_ascii_alphanumeric() || c == b'_' || c == b'-',
+        }
+    }
+}
+
+/// C's `isspace` in the C locale.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+pub struct Parser<'a> {
+    text: &'a [u8],
+    /// Read position in `text`.
+    pos: usize,
+    /// End of the buffered input: the end of the last line read, or a `#` cut.
+    end: usize,
+    /// Start of the line after the buffered ones.
+    next_line: usize,
+    /// Number of lines read so far; errors name this line, as libuci does.
+    line: usize,
+    /// Line of the last command word.
+    statement_line: usize,
+    /// Whether a `config` has been read: options before it have no section.
+    in_section: bool,
+    /// Commands of the current line after a `;`.
+    pending: bool,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Parser {
+            text: text.as_bytes(),
+            pos: 0,
+            end: 0,
+            next_line: 0,
+            line: 0,
+            statement_line: 0,
+            in_section: false,
+            pending: false,
+        }
+    }
+
+    /// The line of the statement last returned (of its command word).
+    pub fn statement_line(&self) -> usize {
+        self.statement_line
+    }
+
+    pub fn error(&self, message: String) -> SyntaxError {
+        SyntaxError {
+            line: self.line,
+            message,
+        }
+    }
+
+    /// Appends the next line of input to the buffer at the read position (libuci's
+    /// `uci_getln`); false at end of input.
+    fn read_line(&mut self) -> bool {
+        if self.next_line >= self.text.len() {
+            return false;
+        }
+        self.pos = self.next_line;
+        self.end = match self.text[self.pos..].iter().position(|&c| c == b'\n') {
+            Some(i) => self.pos + i + 1,
+            None => self.text.len(),
+        };
+        self.next_line = self.end;
+        self.line += 1;
+        true
+    }
+
+    fn peek(&self) -> Option<u8> {
+        (self.pos < self.end).then(|| self.text[self.pos])
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(is_space) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next statement, or `None` at end of input.
+    pub fn next_statement(&mut self) -> Result<Option<Statement>, SyntaxError> {
+        if self.line == 0 {
+            if let Some(i) = self.text.iter().position(|&c| c == 0) {
+                // libuci's C strings would silently cut the line there.
+                self.line = 1 + self.text[..i].iter().filter(|&&c| c == b'\n').count();
+                return Err(self.error("NUL byte in input".into()));
+            }
+        }
+        loop {
+            if !self.pending {
+                if !self.read_line() {
+                    return Ok(None);
+                }
+                self.skip_space();
+                self.pending = true;
+            }
+            // The command word ends at space or tab only (libuci uses strtok(" \t")).
+            while matches!(self.peek(), Some(b' ' | b'\t')) {
+                self.pos += 1;
+            }
+            let start = self.pos;
+            while self.peek().is_some_and(|c| c != b' ' && c != b'\t') {
+                self.pos += 1;
+            }
+            let word = &self.text[start..self.pos];
+            if word.is_empty() || word[0] == b'#' {
+                self.pending = false;
+                continue;
+            }
+            self.statement_line = self.line;
+            let statement = match word {
+                b"package" | b"p" => self.package()?,
+                b"config" | b"c" => self.config()?,
+                b"option" | b"o" => self.option(false)?,
+                b"list" | b"l" => self.option(true)?,
+                _ => {
+                    let shown = String::from_utf8_lossy(word.trim_ascii_end());
+                    let message = match shown.as_ref() {
+                        // Cut at the newline: `config\n` is not `config`.
+                        "package" | "p" | "config" | "c" | "option" | "o" | "list" | "l" => {
+                            format!("'{shown}' without arguments")
+                        }
+                        _ => format!(
+                            "unknown statement '{}' (expected package, config, option or list)",
+                            shown.escape_debug()
+                        ),
+                    };
+                    return Err(self.error(message));
+                }
+            };
+            return Ok(Some(statement));
+        }
+    }
+
+    /// Steps over the separator after the command word; without one the arguments are
+    /// missing.
+    fn after_command(&mut self, missing: &str) -> Result<(), SyntaxError> {
+        if self.peek().is_none() {
+            return Err(self.error(missing.into()));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn package(&mut self) -> Result<Statement, SyntaxError> {
+        self.after_command("missing package name")?;
+        self.arg(
+            Some("missing package name"),
+            Charset::Package,
+            "package name",
+        )?;
+        self.end_of_statement()?;
+        Ok(Statement::Package)
+    }
+
+    fn config(&mut self) -> Result<Statement, SyntaxError> {
+        self.after_command("missing section type")?;
+        let kind = self.arg(Some("missing section type"), Charset::Type, "section type")?;
+        let name = self.arg(None, Charset::Name, "section name")?;
+        self.end_of_statement()?;
+        self.in_section = true;
+        Ok(Statement::Config { kind, name })
+    }
+
+    fn option(&mut self, list: bool) -> Result<Statement, SyntaxError> {
+        let command = if list { "list" } else { "option" };
+        if !self.in_section {
+            return Err(self.error(format!("{command} outside a section")));
+        }
+        self.after_command("missing option name")?;
+        let name = self.arg(Some("missing option name"), Charset::Name, "option name")?;
+        let value = self.arg(None, Charset::Any, "value")?;
+        self.end_of_statement()?;
+        Ok(Statement::Option { list, name, value })
+    }
+
+    /// libuci reads one more argument and rejects it unless it is empty; whatever
+    /// follows an empty one is read as the next command.
+    fn end_of_statement(&mut self) -> Result<(), SyntaxError> {
+        let extra = self.arg(None, Charset::Any, "argument")?;
+        if extra.is_empty() {
+            Ok(())
+        } else {
+            Err(self.error(format!("unexpected argument '{extra}'")))
+        }
+    }
+
+    /// One argument; `missing` is the error for an empty one, `None` if it is optional.
+    fn arg(
+        &mut self,
+        missing: Option<&str>,
+        charset: Charset,
+        what: &str,
+    ) -> Result<String, SyntaxError> {
+        self.skip_space();
+        let value = if self.peek() == Some(b';') {
+            self.pos += 1;
+            Vec::new()
+        } else {
+            self.word()?
+        };
+        let value = String::from_utf8_lossy(&value).into_owned();
+        if value.is_empty() {
+            return match missing {
+                Some(message) => Err(self.error(message.into())),
+                None => Ok(value),
+            };
+        }
+        if !value.bytes().all(|c| charset.allows(c)) {
+            let allowed = match charset {
+                Charset::Any => "",
+                Charset::Type => " (printable ASCII without spaces)",
+                Charset::Name => " (only A-Z, a-z, 0-9 and _)",
+                Charset::Package => " (only A-Z, a-z, 0-9, _ and -)",
+            };
+            return Err(self.error(format!(
+                "invalid {what} '{}'{allowed}",
+                value.escape_debug()
+            )));
+        }
+        Ok(value)
+    }
+
+    /// Adjacent quoted and unquoted pieces make one word (libuci's `parse_str`). `#` ends
+    /// it and the line. A `;` ends it too: libuci decodes in place and writes the word's
+    /// terminating NUL over the `;` unless quotes or backslashes were dropped before it,
+    /// so `option a b; option c d` loses the second command, `option a 'b'; ...` keeps it.
+    fn word(&mut self) -> Result<Vec<u8>, SyntaxError> {
+        let start = self.pos;
+        let mut out = Vec::new();
+        let mut semicolon = false;
+        loop {
+            match self.peek() {
+                Some(b'\'') => self.quoted(&mut out, b'\'')?,
+                Some(b'"') => self.quoted(&mut out, b'"')?,
+                Some(b'#') => {
+                    self.end = self.pos;
+                    break;
+                }
+                None => break,
+                Some(b';') => {
+                    semicolon = true;
+                    if out.len() == self.pos - start {
+                        self.end = self.pos;
+                    }
+                    break;
+                }
+                Some(b'\\') => {
+                    if let Some(c) = self.backslash() {
+                        self.push(&mut out, c)?;
+                    }
+                }
+                Some(c) => self.push(&mut out, c)?,
+            }
+            if self.peek().is_none_or(is_space) {
+                break;
+            }
+        }
+        if self.peek().is_some() && !semicolon {
+            self.pos += 1;
+        }
+        Ok(out)
+    }
+
+    /// Appends the character at the read position and steps over it.
+    fn push(&mut self, out: &mut Vec<u8>, c: u8) -> Result<(), SyntaxError> {
+        if out.len() >= MAX_ARG_LEN {
+            return Err(self.error(format!("argument longer than {MAX_ARG_LEN} bytes")));
+        }
+        out.push(c);
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// After a backslash: the escaped character, taken literally, or `None` for a
+    /// backslash at the end of the line, which joins the next line.
+    fn backslash(&mut self) -> Option<u8> {
+        self.pos += 1;
+        let rest = &self.text[self.pos..self.end];
+        if matches!(rest, [] | [b'\n'] | [b'\r', b'\n']) {
+            self.read_line();
+            return None;
+        }
+        Some(rest[0])
+    }
+
+    /// A quoted piece: single quotes take everything literally, double quotes honour
+    /// backslashes. Either may span lines; the newlines are part of the value.
+    fn quoted(&mut self, out: &mut Vec<u8>, quote: u8) -> Result<(), SyntaxError> {
+        let opened = self.line;
+        self.pos += 1;
+        loop {
+            match self.peek() {
+                Some(c) if c == quote => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                None => {
+                    if !self.read_line() {
+                        let kind = if quote == b'"' { "double" } else { "single" };
+                        return Err(self
+                            .error(format!("unterminated {kind} quote opened on line {opened}")));
+                    }
+                }
+                Some(b'\\') if quote == b'"' => {
+                    if let Some(c) = self.backslash() {
+                        self.push(out, c)?;
+                    }
+                }
+                Some(c) => self.push(out, c)?,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(text: &str) -> Result<Vec<(usize, Statement)>, SyntaxError> {
+        let mut parser = Parser::new(text);
+        let mut out = Vec::new();
+        while let Some(s) = parser.next_statement()? {
+            out.push((parser.statement_line(), s));
+        }
+        Ok(out)
+    }
+
+    fn value(text: &str) -> Result<String, SyntaxError> {
+        match statements(&format!("config t\noption o {text}\n"))?.pop() {
+            Some((_, Statement::Option { value, .. })) => Ok(value),
+            other => panic!("no option: {other:?}"),
+        }
+    }
+
+    fn error(text: &str) -> (usize, String) {
+        let e = statements(text).expect_err("should fail");
+        (e.line, e.message)
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(value("plain").unwrap(), "plain");
+        assert_eq!(value(r"'it'\''s'").unwrap(), "it's");
+        assert_eq!(value(r#""a\"b\\c\n""#).unwrap(), r#"a"b\cn"#);
+        assert_eq!(value(r"'a\b'").unwrap(), r"a\b");
+        assert_eq!(value(r"a\ b").unwrap(), "a b");
+        assert_eq!(value(r#"x'y z'"w""#).unwrap(), "xy zw");
+        assert_eq!(value("'#;'").unwrap(), "#;");
+        assert_eq!(value("''").unwrap(), "");
+    }
+
+    #[test]
+    fn comments_and_semicolons() {
+        assert_eq!(value("a#b c").unwrap(), "a");
+        assert_eq!(value("'a'#b").unwrap(), "a");
+        assert_eq!(value("#b").unwrap(), "");
+        let s = statements("config t 'n'; option a 'b';option c d # x\n").unwrap();
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|(line, _)| *line == 1));
+        // A `;` right after a plain word ends the line (see `word`).
+        assert_eq!(statements("config t n;option a b\n").unwrap().len(), 1);
+        assert_eq!(value(r"'a'\;x").unwrap(), "a;x");
+    }
+
+    #[test]
+    fn continuation_lines() {
+        assert_eq!(value("'a\nb'").unwrap(), "a\nb");
+        assert_eq!(value("\"a\\\nb\"").unwrap(), "ab");
+        assert_eq!(value("a\\\r\nb").unwrap(), "ab");
+        let s = statements("config t\noption o 'a\nb'\noption p q\n").unwrap();
+        assert_eq!(s.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [1, 2, 4]);
+    }
+
+    #[test]
+    fn crlf_and_final_line() {
+        let s = statements("config t n\r\n\toption o 'v'\r\nlist l w").unwrap();
+        assert_eq!(
+            s[2].1,
+            Statement::Option {
+                list: true,
+                name: "l".into(),
+                value: "w".into()
+            }
+        );
+    }
+
+    #[test]
+    fn abbreviations() {
+        assert_eq!(statements("c t\no a b\nl c d\np x\n").unwrap().len(), 4);
+    }
+
+    #[test]
+    fn charsets() {
+        assert!(statements("config 'a-b!'\n").is_ok());
+        assert_eq!(error("config 'a b'\n").0, 1);
+        assert_eq!(
+            error("config t a-b\n").1,
+            "invalid section name 'a-b' (only A-Z, a-z, 0-9 and _)"
+        );
+        assert!(statements("package a-b\n").is_ok());
+        assert_eq!(error("config t\noption 'o.x' v\n").0, 2);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            error("\n\noption a b\n"),
+            (3, "option outside a section".into())
+        );
+        assert_eq!(error("config t\nlist a b c\n").1, "unexpected argument 'c'");
+        assert_eq!(
+            error("config t\noption a 'b\n\n"),
+            (3, "unterminated single quote opened on line 2".into())
+        );
+        assert_eq!(error("config ''\n"), (1, "missing section type".into()));
+        assert_eq!(error("config"), (1, "missing section type".into()));
+        assert_eq!(error("x\n").0, 1);
+        // libuci cuts the command word at space and tab only.
+        assert_eq!(error("config t\noption\n").0, 2);
+        assert_eq!(error("config t\0\n").1, "NUL byte in input");
+    }
+
+    #[test]
+    fn empty_argument_ends_statement() {
+        // An empty third argument passes, and what follows is the next command.
+        let s = statements("config t\noption a 'b' '' o c d\n").unwrap();
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn argument_limit() {
+        let long = "x".repeat(MAX_ARG_LEN + 1);
+        assert!(error(&format!("config t\noption o {long}\n"))
+            .1
+            .contains("longer than"));
+        assert_eq!(value(&"x".repeat(MAX_ARG_LEN)).unwrap().len(), MAX_ARG_LEN);
+    }
+}
