@@ -56,7 +56,11 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         }
     }
     let command = command.ok_or("no command given")?;
-    Ok(Args { root, json, command })
+    Ok(Args {
+        root,
+        json,
+        command,
+    })
 }
 
 fn main() -> ExitCode {
@@ -84,9 +88,8 @@ fn main() -> ExitCode {
                 report::render_check(&outcome)
             }
         }),
-        Command::Snapshot(out) => fw4_offload::snapshot::collect(&system, out).map(|n| {
-            format!("snapshot of {n} devices written to {}\n", out.display())
-        }),
+        Command::Snapshot(out) => fw4_offload::snapshot::collect(&system, out)
+            .map(|n| format!("snapshot of {n} devices written to {}\n", out.display())),
     };
     match result {
         Ok(text) => {

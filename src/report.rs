@@ -11,8 +11,8 @@ pub fn render_check(outcome: &Outcome) -> String {
     let count = |d: Decision| plan.devices.iter().filter(|p| p.decision == d).count();
     let _ = writeln!(
         out,
-        "requested: {:?}; flowtable: {} hardware, {} software, {} excluded, {} skipped",
-        plan.requested,
+        "requested: {}; devices: {} hardware, {} software, {} excluded, {} skipped",
+        plan.requested.as_str(),
         count(Decision::Hardware),
         count(Decision::Software),
         count(Decision::Excluded),
@@ -20,11 +20,11 @@ pub fn render_check(outcome: &Outcome) -> String {
     );
     let width = plan.devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
     for d in &plan.devices {
+        let _ = writeln!(out, "  {:width$}  {}", d.name, d.reason);
         let _ = writeln!(
             out,
-            "  {:width$}  {}  [zone {}: {}]",
-            d.name,
-            d.reason,
+            "  {:width$}  zone {}: {}",
+            "",
             d.zones.join(", "),
             d.via.join(" -> "),
         );

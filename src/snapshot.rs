@@ -44,7 +44,9 @@ pub fn collect(system: &System, out: &Path) -> Result<usize> {
     }
 
     for (_, module) in WED_DRIVERS {
-        let param = Path::new("sys/module").join(module).join("parameters/wed_enable");
+        let param = Path::new("sys/module")
+            .join(module)
+            .join("parameters/wed_enable");
         if let Some(value) = read_optional(&root.join(&param))? {
             create_dir(&out.join(&param).with_file_name(""))?;
             write(&out.join(&param), &value)?;
@@ -75,7 +77,10 @@ fn copy_device(src: &Path, dst: &Path) -> Result<()> {
         for entry in fs::read_dir(&brif).map_err(|e| Error::io(&brif, e))? {
             let port = entry.map_err(|e| Error::io(&brif, e))?.file_name();
             if let Some(port) = port.to_str() {
-                link(&format!("../../{port}/brport"), &dst.join("brif").join(port))?;
+                link(
+                    &format!("../../{port}/brport"),
+                    &dst.join("brif").join(port),
+                )?;
             }
         }
     }
@@ -89,11 +94,10 @@ fn redact(config: &str) -> String {
         .map(|line| {
             let mut words = line.split_whitespace();
             match (words.next(), words.next()) {
-                (Some("option" | "list"), Some(name))
+                (Some(keyword @ ("option" | "list")), Some(name))
                     if SECRET_OPTIONS.contains(&name.trim_matches(['\'', '"'])) =>
                 {
                     let indent = &line[..line.len() - line.trim_start().len()];
-                    let keyword = line.trim_start().split_whitespace().next().unwrap_or("option");
                     format!("{indent}{keyword} {name} 'redacted'")
                 }
                 _ => line.to_string(),

@@ -15,12 +15,12 @@ const BAD_INPUT: &[(&str, i32, &str)] = &[
     (
         "broken-uci",
         1,
-        "fw4-offload: tests/bad/broken-uci/etc/config/firewall:BROKEN_LINE",
+        "fw4-offload: tests/bad/broken-uci/etc/config/firewall:44: unterminated single quote opened on line 44",
     ),
     (
         "unknown-network",
         1,
-        "fw4-offload: tests/bad/unknown-network/etc/config/firewall:14: zone '@zone[0]', option network: zone 'lan' names network 'lna', which /etc/config/network does not define",
+        "fw4-offload: tests/bad/unknown-network/etc/config/firewall:9: zone '@zone[0]', option network: zone 'lan' names network 'lna', which /etc/config/network does not define",
     ),
     (
         "bad-boolean",
@@ -30,12 +30,12 @@ const BAD_INPUT: &[(&str, i32, &str)] = &[
     (
         "absurd-list",
         1,
-        "fw4-offload: tests/bad/absurd-list/etc/config/firewall:5015: zone '@zone[0]', option network: 5001 entries, more than the 1024 any router has",
+        "fw4-offload: tests/bad/absurd-list/etc/config/firewall:5011: zone '@zone[0]', option network: 5001 entries, more than the 1024 any router has",
     ),
     (
         "invalid-device-name",
         1,
-        "fw4-offload: tests/bad/invalid-device-name/etc/config/network:28: interface 'wan', option device: invalid device name 'wan-with-a-very-long-name': longer than 15 bytes",
+        "fw4-offload: tests/bad/invalid-device-name/etc/config/network:26: interface 'wan', option device: invalid device name 'wan-with-a-very-long-name': longer than 15 bytes",
     ),
     (
         "device-loop",
@@ -66,7 +66,12 @@ fn bad_input_gives_one_line_with_location_and_exit_code() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["frobnicate"], &["--bogus", "check"], &["snapshot"]] {
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["--bogus", "check"],
+        &["snapshot"],
+    ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage: fw4-offload"));

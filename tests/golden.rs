@@ -40,8 +40,16 @@ fn golden_cases_match() {
         let outcome = System::snapshot(case)
             .run()
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        expect(&case.join("check.txt"), &report::render_check(&outcome), &mut failures);
-        expect(&case.join("ruleset.nft"), &ruleset::render(&outcome.ruleset), &mut failures);
+        expect(
+            &case.join("check.txt"),
+            &report::render_check(&outcome),
+            &mut failures,
+        );
+        expect(
+            &case.join("ruleset.nft"),
+            &ruleset::render(&outcome.ruleset),
+            &mut failures,
+        );
         let json = serde_json::to_string_pretty(&outcome).expect("json") + "\n";
         expect(&case.join("outcome.json"), &json, &mut failures);
     }

@@ -17,6 +17,16 @@ pub enum Mode {
     Hardware,
 }
 
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Software => "software",
+            Mode::Hardware => "hardware",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
     pub name: String,
@@ -81,7 +91,10 @@ impl FirewallConfig {
                 continue;
             }
             let Some(name) = s.string("name") else {
-                warnings.push(s.location(None), "zone without a name skipped (as firewall4 does)");
+                warnings.push(
+                    s.location(None),
+                    "zone without a name skipped (as firewall4 does)",
+                );
                 continue;
             };
             let networks = s.list("network")?.into_iter().map(str::to_string).collect();

@@ -48,8 +48,7 @@ pub struct Config {
 impl Config {
     /// Reads `firewall`, `network` and (if present) `sqm` from `dir`.
     pub fn load(dir: &Path, warnings: &mut Warnings) -> Result<Config> {
-        let firewall = read_package(dir, "firewall")?
-            .ok_or_else(|| missing(dir, "firewall"))?;
+        let firewall = read_package(dir, "firewall")?.ok_or_else(|| missing(dir, "firewall"))?;
         let network = read_package(dir, "network")?.ok_or_else(|| missing(dir, "network"))?;
         let sqm = read_package(dir, "sqm")?;
         Ok(Config {

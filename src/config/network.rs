@@ -30,9 +30,14 @@ pub enum L3Device {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceType {
-    Bridge { ports: Vec<String> },
+    Bridge {
+        ports: Vec<String>,
+    },
     /// 802.1q or 802.1ad on top of `ifname`.
-    Vlan { ifname: String, vid: u16 },
+    Vlan {
+        ifname: String,
+        vid: u16,
+    },
     Other(String),
 }
 

@@ -135,7 +135,10 @@ pub fn check_ifname(name: &str) -> std::result::Result<(), &'static str> {
     if name == "." || name == ".." {
         return Err("reserved name");
     }
-    if name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace()) {
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace())
+    {
         return Err("contains '/', ':' or whitespace");
     }
     Ok(())
@@ -151,7 +154,10 @@ mod tests {
         assert!(check_ifname("phy1-ap0").is_ok());
         assert!(check_ifname("eth0.100").is_ok());
         assert_eq!(check_ifname(""), Err("empty"));
-        assert_eq!(check_ifname("0123456789abcdef"), Err("longer than 15 bytes"));
+        assert_eq!(
+            check_ifname("0123456789abcdef"),
+            Err("longer than 15 bytes")
+        );
         assert_eq!(check_ifname(".."), Err("reserved name"));
         assert!(check_ifname("a/b").is_err());
         assert!(check_ifname("a:b").is_err());

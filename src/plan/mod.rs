@@ -55,11 +55,17 @@ impl OffloadPlan {
 
     /// Whether the flowtable asks for hardware offload (`flags offload`).
     pub fn hardware(&self) -> bool {
-        self.devices.iter().any(|d| d.decision == Decision::Hardware)
+        self.devices
+            .iter()
+            .any(|d| d.decision == Decision::Hardware)
     }
 }
 
-pub fn build(config: &Config, links: &dyn LinkSource, warnings: &mut Warnings) -> Result<OffloadPlan> {
+pub fn build(
+    config: &Config,
+    links: &dyn LinkSource,
+    warnings: &mut Warnings,
+) -> Result<OffloadPlan> {
     let requested = config.firewall.mode;
     let mut plan = OffloadPlan {
         requested,
@@ -67,7 +73,8 @@ pub fn build(config: &Config, links: &dyn LinkSource, warnings: &mut Warnings) -
         notes: Vec::new(),
     };
     if requested == Mode::Off {
-        plan.notes.push("flow offloading is off: nothing is offloaded".into());
+        plan.notes
+            .push("flow offloading is off: nothing is offloaded".into());
         return Ok(plan);
     }
     // Read the whole config (and report its errors) before looking at devices.
@@ -92,13 +99,27 @@ pub fn build(config: &Config, links: &dyn LinkSource, warnings: &mut Warnings) -
         }
     }
     plan.devices = devices.into_values().collect();
-    if requested == Mode::Hardware && !plan.hardware() && plan.flowtable_devices().next().is_some() {
+    if requested == Mode::Hardware && !plan.hardware() && plan.flowtable_devices().next().is_some()
+    {
         plan.notes.push(
             "hardware offload requested, but no device can do it: software offload only".into(),
         );
     }
+    if plan.hardware()
+        && plan
+            .devices
+            .iter()
+            .any(|d| d.decision == Decision::Software)
+    {
+        plan.notes.push(
+            "hardware and software devices share the flowtable: kernels without OpenWrt's \
+             per-device EOPNOTSUPP patch refuse it whole, and apply falls back to software"
+                .into(),
+        );
+    }
     if plan.flowtable_devices().next().is_none() {
-        plan.notes.push("no device to offload: the offload table is removed".into());
+        plan.notes
+            .push("no device to offload: the offload table is removed".into());
     }
     Ok(plan)
 }
@@ -115,9 +136,10 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
             .cloned()
     };
     let shaped = |names: &[String]| {
-        config.shaped.iter().find(|s| {
-            names.contains(&s.device) || zd.l3.as_deref() == Some(s.device.as_str())
-        })
+        config
+            .shaped
+            .iter()
+            .find(|s| names.contains(&s.device) || zd.l3.as_deref() == Some(s.device.as_str()))
     };
 
     let mut out = Vec::new();
@@ -126,7 +148,10 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
         let (decision, reason) = if let Some(name) = excluded(&via[1..]) {
             exclusion(config, &name)
         } else if links.link(&zd.device)?.is_some() {
-            (Decision::Software, "software (hardware offload not requested)".into())
+            (
+                Decision::Software,
+                "software (hardware offload not requested)".into(),
+            )
         } else {
             (Decision::Skipped, "skipped, no such device".into())
         };
@@ -136,6 +161,7 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
 
     for branch in resolve_lower(links, &config.network, &zd.device)? {
         let mut via = vec![zd.via.clone()];
+        via.extend(zd.l3.iter().cloned());
         via.extend(branch.path.iter().cloned());
         let (decision, reason) = if let Some(name) = excluded(&branch.path) {
             exclusion(config, &name)
@@ -167,5 +193,8 @@ fn exclusion(config: &Config, name: &str) -> (Decision, String) {
         .exclude_at
         .as_ref()
         .map_or(String::new(), |at| format!(" ({at})"));
-    (Decision::Excluded, format!("excluded by config: exclude_device {name}{at}"))
+    (
+        Decision::Excluded,
+        format!("excluded by config: exclude_device {name}{at}"),
+    )
 }

@@ -15,14 +15,19 @@ pub fn hardware_verdict(link: &Link, links: &dyn LinkSource) -> Result<(Decision
                 None => None,
             };
             let what = match conduit {
-                Some(c) => format!("DSA port on {c}, {}", driver.as_deref().unwrap_or("unknown driver")),
+                Some(c) => format!(
+                    "DSA port on {c}, {}",
+                    driver.as_deref().unwrap_or("unknown driver")
+                ),
                 None => "DSA port without a conduit".to_string(),
             };
             Ok(by_feature(link, what))
         }
         LinkKind::Wlan => wed_verdict(link, links),
         LinkKind::Wireguard => Ok(software("wireguard: encryption keeps it on the CPU")),
-        LinkKind::Ppp => Ok(software("PPP device with no ethernet device known below it")),
+        LinkKind::Ppp => Ok(software(
+            "PPP device with no ethernet device known below it",
+        )),
         LinkKind::Vlan => Ok(software("VLAN device with no lower device")),
         LinkKind::Bridge => Ok(software("bridge")),
         LinkKind::Other(kind) => Ok(software(&format!("{kind}: no hardware flow path"))),
@@ -34,17 +39,24 @@ fn software(why: &str) -> (Decision, String) {
 }
 
 fn driver_name(link: &Link) -> String {
-    link.driver.clone().unwrap_or_else(|| "unknown driver".into())
+    link.driver
+        .clone()
+        .unwrap_or_else(|| "unknown driver".into())
 }
 
 fn by_feature(link: &Link, what: String) -> (Decision, String) {
     match link.hw_tc_offload {
-        Feature::On => (Decision::Hardware, format!("hardware ({what}, hw-tc-offload on)")),
+        Feature::On => (
+            Decision::Hardware,
+            format!("hardware ({what}, hw-tc-offload on)"),
+        ),
         Feature::Off => software(&format!(
             "hw-tc-offload off ({what}; `ethtool -K {} hw-tc-offload on` enables it)",
             link.name
         )),
-        Feature::Fixed => software(&format!("{what} cannot offload (hw-tc-offload off [fixed])")),
+        Feature::Fixed => software(&format!(
+            "{what} cannot offload (hw-tc-offload off [fixed])"
+        )),
         Feature::Unknown => software(&format!("{what}, hw-tc-offload unknown (no ethtool data)")),
     }
 }

@@ -45,7 +45,10 @@ fn network_device(
         at.option = Some("network".into());
         return Err(Error::Config {
             at,
-            message: format!("zone '{}' names network '{network}', which /etc/config/network does not define", zone.name),
+            message: format!(
+                "zone '{}' names network '{network}', which /etc/config/network does not define",
+                zone.name
+            ),
         });
     };
     if iface.disabled {
@@ -61,12 +64,18 @@ fn network_device(
     let Some(device) = device else {
         warnings.push(
             iface.at.clone(),
-            format!("proto '{}' without a device: nothing to offload", iface.proto),
+            format!(
+                "proto '{}' without a device: nothing to offload",
+                iface.proto
+            ),
         );
         return Ok(None);
     };
     let Some(device) = net.resolve_alias(&device) else {
-        warnings.push(iface.at.clone(), format!("alias '{device}' leads to no device"));
+        warnings.push(
+            iface.at.clone(),
+            format!("alias '{device}' leads to no device"),
+        );
         return Ok(None);
     };
     Ok(Some(ZoneDevice {

@@ -41,10 +41,19 @@ mod tests {
         assert_eq!(parse_feature(VETH, HW_TC_OFFLOAD), Feature::Fixed);
         assert_eq!(parse_feature(VETH, "rx-checksumming"), Feature::On);
         assert_eq!(parse_feature(VETH, "tx-checksum-ipv4"), Feature::Fixed);
-        assert_eq!(parse_feature("hw-tc-offload: off\n", HW_TC_OFFLOAD), Feature::Off);
-        assert_eq!(parse_feature("hw-tc-offload: on [requested off]\n", HW_TC_OFFLOAD), Feature::On);
+        assert_eq!(
+            parse_feature("hw-tc-offload: off\n", HW_TC_OFFLOAD),
+            Feature::Off
+        );
+        assert_eq!(
+            parse_feature("hw-tc-offload: on [requested off]\n", HW_TC_OFFLOAD),
+            Feature::On
+        );
         assert_eq!(parse_feature("", HW_TC_OFFLOAD), Feature::Unknown);
-        assert_eq!(parse_feature("hw-tc-offload-x: on\n", HW_TC_OFFLOAD), Feature::Unknown);
+        assert_eq!(
+            parse_feature("hw-tc-offload-x: on\n", HW_TC_OFFLOAD),
+            Feature::Unknown
+        );
     }
 
     #[test]
@@ -100,7 +109,10 @@ pub mod kernel {
         };
         let bytes = ifname.as_bytes();
         if bytes.len() >= req.name.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "device name too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "device name too long",
+            ));
         }
         req.name[..bytes.len()].copy_from_slice(bytes);
         // SAFETY: `req` points at `buf`, which is large enough for the command it holds
@@ -151,7 +163,10 @@ pub mod kernel {
         ethtool(&sock, ifname, &mut info)?;
         let count = words(&info)[4];
         if info[1] == 0 || count > MAX_FEATURES {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "no feature names"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no feature names",
+            ));
         }
 
         // struct ethtool_gstrings { u32 cmd, string_set, len; u8 data[len * 32]; }

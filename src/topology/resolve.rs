@@ -33,7 +33,11 @@ impl Branch {
 }
 
 /// Resolves `top` down to the devices the hardware sees.
-pub fn resolve_lower(links: &dyn LinkSource, net: &NetworkConfig, top: &str) -> Result<Vec<Branch>> {
+pub fn resolve_lower(
+    links: &dyn LinkSource,
+    net: &NetworkConfig,
+    top: &str,
+) -> Result<Vec<Branch>> {
     let mut branches = Vec::new();
     Walk {
         links,
@@ -82,7 +86,8 @@ impl Walk<'_> {
         };
         match link.kind {
             LinkKind::Bridge => {
-                let ports: Vec<String> = match vid.and_then(|v| self.net.bridge_vlan_ports(name, v)) {
+                let ports: Vec<String> = match vid.and_then(|v| self.net.bridge_vlan_ports(name, v))
+                {
                     Some(members) => link
                         .ports
                         .iter()
@@ -98,7 +103,9 @@ impl Walk<'_> {
             }
             LinkKind::Vlan if !link.lowers.is_empty() => {
                 let vid = self.vlan_id(name);
-                link.lowers.iter().try_for_each(|lower| self.visit(lower, vid))
+                link.lowers
+                    .iter()
+                    .try_for_each(|lower| self.visit(lower, vid))
             }
             LinkKind::Ppp => match self.net.ppp_lower(name) {
                 Some((_, Some(lower))) => {

@@ -76,9 +76,9 @@ impl SysfsLinks {
     }
 
     fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
-        Ok(self
-            .ethtool_text(name)?
-            .map_or(Feature::Unknown, |text| ethtool::parse_feature(&text, HW_TC_OFFLOAD)))
+        Ok(self.ethtool_text(name)?.map_or(Feature::Unknown, |text| {
+            ethtool::parse_feature(&text, HW_TC_OFFLOAD)
+        }))
     }
 }
 
@@ -147,7 +147,10 @@ fn parse_number(path: &Path, text: &str) -> Result<u32> {
     text.trim().parse().map_err(|_| {
         Error::io(
             path,
-            std::io::Error::new(ErrorKind::InvalidData, format!("not a number: {:?}", text.trim())),
+            std::io::Error::new(
+                ErrorKind::InvalidData,
+                format!("not a number: {:?}", text.trim()),
+            ),
         )
     })
 }
