@@ -5,7 +5,7 @@ EXAMPLE ?= tests/golden/mt7621-dsa-pppoe
 BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 
-.PHONY: all demo build test lint unit nft-check fuzz bench clean
+.PHONY: all demo build test lint unit live nft-check fuzz bench clean
 
 all: build
 
@@ -20,7 +20,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit nft-check
+test: lint unit live nft-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -28,6 +28,10 @@ lint:
 
 unit:
 	$(CARGO) test --locked
+
+# Live devices in a private namespace against their own snapshot (needs root).
+live: build
+	BIN=$(BIN) tests/live-snapshot
 
 # Every golden ruleset must be accepted by nft.
 nft-check: build

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use fw4_offload::{report, ruleset, System};
 
 const USAGE: &str = "\
-usage: fw4-offload [--root DIR] [--json] <command>
+usage: fw4-offload [--root DIR] [--config DIR] [--json] <command>
 
 commands:
   print          the nftables ruleset that apply would load
@@ -17,6 +17,7 @@ commands:
 
 options:
   --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
+  --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
   --json         machine-readable output
 ";
 
@@ -28,6 +29,7 @@ enum Command {
 
 struct Args {
     root: Option<PathBuf>,
+    config: Option<PathBuf>,
     json: bool,
     command: Command,
 }
@@ -35,10 +37,11 @@ struct Args {
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
-    let (mut root, mut json, mut command) = (None, false, None);
+    let (mut root, mut config, mut json, mut command) = (None, None, false, None);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("root") => root = Some(parser.value()?.into()),
+            Long("config") => config = Some(parser.value()?.into()),
             Long("json") => json = true,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
@@ -58,6 +61,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     let command = command.ok_or("no command given")?;
     Ok(Args {
         root,
+        config,
         json,
         command,
     })
@@ -71,10 +75,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let system = match &args.root {
+    let mut system = match &args.root {
         Some(dir) => System::snapshot(dir),
         None => System::live(),
     };
+    if let Some(dir) = args.config.clone() {
+        system.config_dir = dir;
+    }
     let result = match &args.command {
         Command::Print | Command::Check => system.run().map(|outcome| {
             if args.json {
