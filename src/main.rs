@@ -67,6 +67,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     })
 }
 
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serializes") + "\n"
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -83,20 +87,28 @@ fn main() -> ExitCode {
         system.config_dir = dir;
     }
     let result = match &args.command {
-        Command::Print | Command::Check => system.run().map(|outcome| {
+        Command::Print => system.run().map(|outcome| {
             if args.json {
-                serde_json::to_string_pretty(&outcome).expect("outcome serializes") + "\n"
-            } else if matches!(args.command, Command::Print) {
-                for w in &outcome.warnings {
-                    eprintln!("fw4-offload: warning: {}: {}", w.at, w.message);
-                }
-                ruleset::render(&outcome.ruleset)
-            } else {
-                report::render_check(&outcome)
+                return to_json(&outcome.ruleset);
             }
+            for w in &outcome.warnings {
+                eprintln!("fw4-offload: warning: {}: {}", w.at, w.message);
+            }
+            ruleset::render(&outcome.ruleset)
         }),
-        Command::Snapshot(out) => fw4_offload::snapshot::collect(&system, out)
-            .map(|n| format!("snapshot of {n} devices written to {}\n", out.display())),
+        Command::Check => system.run().map(|outcome| match args.json {
+            true => to_json(&outcome),
+            false => report::render_check(&outcome),
+        }),
+        Command::Snapshot(out) => {
+            fw4_offload::snapshot::collect(&system, out).map(|devices| match args.json {
+                true => to_json(&serde_json::json!({ "path": out, "devices": devices })),
+                false => format!(
+                    "snapshot of {devices} devices written to {}\n",
+                    out.display()
+                ),
+            })
+        }
     };
     match result {
         Ok(text) => {
