@@ -7,6 +7,7 @@
 //! - `option` replaces an earlier value of the same name, `list` appends (libuci rules).
 
 mod parser;
+mod render;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -54,6 +54,11 @@ impl Charset {
     }
 }
 
+/// Whether libuci accepts `name` in a `package` statement.
+pub fn is_package_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|c| Charset::Package.allows(c))
+}
+
 /// C's `isspace` in the C locale.
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
