@@ -39,7 +39,7 @@ pub struct Section {
     pub name: Option<String>,
     /// Position among sections of the same type: libuci's `@kind[index]`.
     pub index: usize,
-    /// Line of the `config` statement.
+    /// Line of the `config` statement (the first one, if the section is reopened).
     pub line: usize,
     pub options: Vec<UciOption>,
 }
