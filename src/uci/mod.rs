@@ -5,8 +5,15 @@
 //! - Sections keep file order; `index` is the section's position among sections of the
 //!   same type (libuci's `@type[N]`), counted by position, never by content.
 //! - `option` replaces an earlier value of the same name, `list` appends (libuci rules).
+//! - [`Package::show`] and [`Package::export`] print `uci show` and `uci export` form.
+//!
+//! tests/uci/ holds inputs with real libuci's output for them. Known differences: a NUL
+//! byte is an error (libuci silently cuts the line there); an error in an unterminated
+//! last line names that line (libuci names the one before); a named section is not merged
+//! into an anonymous one whose hidden `cfgNNXXXX` name it happens to spell.
 
 mod parser;
+mod render;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,7 +39,7 @@ pub struct Section {
     pub name: Option<String>,
     /// Position among sections of the same type: libuci's `@kind[index]`.
     pub index: usize,
-    /// Line of the `config` statement.
+    /// Line of the `config` statement (the first one, if the section is reopened).
     pub line: usize,
     pub options: Vec<UciOption>,
 }

@@ -54,6 +54,21 @@ impl Charset {
     }
 }
 
+/// Whether libuci accepts `name` in a `package` statement.
+pub fn is_package_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|c| Charset::Package.allows(c))
+}
+
+/// `text` with control characters escaped, to quote it in a one-line message.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// C's `isspace` in the C locale.
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
@@ -166,15 +181,17 @@ impl<'a> Parser<'a> {
                 b"option" | b"o" => self.option(false)?,
                 b"list" | b"l" => self.option(true)?,
                 _ => {
-                    let shown = String::from_utf8_lossy(word.trim_ascii_end());
-                    let message = match shown.as_ref() {
+                    let word = String::from_utf8_lossy(word.trim_ascii_end());
+                    let message = match word.as_ref() {
+                        // libuci takes the rest of the line as one more statement.
+                        "" => "nothing but space after ';' or an empty argument".into(),
                         // Cut at the newline: `config\n` is not `config`.
                         "package" | "p" | "config" | "c" | "option" | "o" | "list" | "l" => {
-                            format!("'{shown}' without arguments")
+                            format!("'{word}' without arguments")
                         }
                         _ => format!(
                             "unknown statement '{}' (expected package, config, option or list)",
-                            shown.escape_debug()
+                            printable(&word)
                         ),
                     };
                     return Err(self.error(message));
@@ -233,7 +250,7 @@ impl<'a> Parser<'a> {
         if extra.is_empty() {
             Ok(())
         } else {
-            Err(self.error(format!("unexpected argument '{extra}'")))
+            Err(self.error(format!("unexpected argument '{}'", printable(&extra))))
         }
     }
 
@@ -265,10 +282,8 @@ impl<'a> Parser<'a> {
                 Charset::Name => " (only A-Z, a-z, 0-9 and _)",
                 Charset::Package => " (only A-Z, a-z, 0-9, _ and -)",
             };
-            return Err(self.error(format!(
-                "invalid {what} '{}'{allowed}",
-                value.escape_debug()
-            )));
+            let value = printable(&value);
+            return Err(self.error(format!("invalid {what} '{value}'{allowed}")));
         }
         Ok(value)
     }
@@ -471,6 +486,18 @@ mod tests {
         // libuci cuts the command word at space and tab only.
         assert_eq!(error("config t\noption\n").0, 2);
         assert_eq!(error("config t\0\n").1, "NUL byte in input");
+        assert_eq!(
+            error("config t\noption a 'b';\n").1,
+            "nothing but space after ';' or an empty argument"
+        );
+        assert_eq!(
+            error("config t\noption a 'b\nc' d\n"),
+            (3, "unexpected argument 'd'".into())
+        );
+        assert_eq!(
+            error("config t\nlist a 'b' 'c\td'\n").1,
+            "unexpected argument 'c\\td'"
+        );
     }
 
     #[test]
