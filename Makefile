@@ -4,8 +4,9 @@ CARGO ?= cargo
 EXAMPLE ?= tests/golden/mt7621-dsa-pppoe
 BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
+FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check fuzz bench clean
+.PHONY: all demo build test lint unit live nft-check fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -20,10 +21,11 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit live nft-check
+test: lint unit live nft-check fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all --check
+	cd fuzz && $(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 unit:
@@ -39,6 +41,9 @@ nft-check: build
 
 fuzz:
 	fuzz/run $(FUZZ_RUNS)
+
+fuzz-smoke:
+	fuzz/run $(FUZZ_SMOKE_RUNS)
 
 bench: build
 	bench/run
