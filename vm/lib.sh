@@ -142,13 +142,15 @@ stop_servers() {
 
 # start_client NAME tcp|udp HOST PORT [traffic client options...]: start a client in
 # the client ns in the background.  Its output goes to /tmp/NAME.out; it creates
-# /tmp/NAME.ready when all messages are echoed and it starts holding the connection.
+# /tmp/NAME.ready when all messages are echoed and it starts holding the connection,
+# which it closes after -h MS or as soon as release_client NAME is called.
 # Its pid is in CLIENT_PID (wait_client NAME collects its exit status).
 start_client() {
 	_name=$1 _proto=$2 _host=$3 _port=$4
 	shift 4
-	rm -f /tmp/$_name.ready /tmp/$_name.out
-	nsx $CLIENT_NS traffic client "$_proto" -r /tmp/$_name.ready "$@" "$_host" "$_port" \
+	rm -f /tmp/$_name.ready /tmp/$_name.out /tmp/$_name.release
+	nsx $CLIENT_NS traffic client "$_proto" -r /tmp/$_name.ready -u /tmp/$_name.release \
+		"$@" "$_host" "$_port" \
 		>/tmp/$_name.out 2>&1 &
 	CLIENT_PID=$!
 	eval "CLIENT_PID_$_name=$CLIENT_PID"
@@ -158,6 +160,9 @@ start_client() {
 wait_ready() {
 	wait_for "${2:-30}" test -e /tmp/$1.ready
 }
+
+# release_client NAME: let client NAME close its connection now
+release_client() { touch /tmp/$1.release; }
 
 # wait_client NAME: wait for client NAME to finish; prints its output; returns its status
 wait_client() {

@@ -10,11 +10,12 @@
  *       datagram to its sender.  Default ADDR is :: (dual stack), or 0.0.0.0 when
  *       the kernel has no IPv6.  Runs until killed.
  *
- *   traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-s SIZE] [-w MS] [-r FILE] HOST PORT
+ *   traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT
  *       Sends COUNT messages (default 10) of SIZE bytes (default 100), waiting for
  *       each echo (at most -w MS, default 2000) and pausing -i MS (default 200)
  *       between them; then prints "holding" (and creates FILE if -r is given),
- *       keeps the socket open for -h MS (default 0), closes it, and prints
+ *       keeps the socket open for -h MS (default 0; with -u, until the file -u
+ *       names exists, at most -h MS, polled every 10 ms), closes it, and prints
  *         traffic client PROTO: sent=N bytes_sent=B received=M bytes_received=R
  *       Exits 0 if every byte came back, 1 otherwise, 2 on usage/socket errors.
  */
@@ -44,7 +45,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: traffic server tcp|udp [-b ADDR] PORT\n"
-		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n");
+		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n");
 	exit(2);
 }
 
@@ -201,7 +202,8 @@ static size_t recv_echo(int fd, int tcp, size_t want, int timeout_ms)
 }
 
 static int client(int tcp, const char *host, int port, int count, long interval_ms,
-		  long hold_ms, size_t size, int wait_ms, const char *ready_file)
+		  long hold_ms, const char *release_file, size_t size, int wait_ms,
+		  const char *ready_file)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = parse_addr(host, port, &ss);
@@ -246,8 +248,12 @@ static int client(int tcp, const char *host, int port, int count, long interval_
 		if (rf >= 0)
 			close(rf);
 	}
-	if (hold_ms > 0)
+	if (release_file) {
+		for (long t = 0; t < hold_ms && access(release_file, F_OK) != 0; t += 10)
+			sleep_ms(10);
+	} else if (hold_ms > 0) {
 		sleep_ms(hold_ms);
+	}
 	close(fd);
 
 	printf("traffic client %s: sent=%d bytes_sent=%zu received=%d bytes_received=%zu\n",
@@ -275,18 +281,19 @@ int main(int argc, char **argv)
 	else
 		usage();
 
-	const char *bind_addr = NULL, *ready_file = NULL;
+	const char *bind_addr = NULL, *ready_file = NULL, *release_file = NULL;
 	int count = 10, wait_ms = 2000;
 	long interval_ms = 200, hold_ms = 0;
 	size_t size = 100;
 	int opt;
 	optind = 3;
-	while ((opt = getopt(argc, argv, "b:n:i:h:s:w:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:n:i:h:u:s:w:r:")) != -1) {
 		switch (opt) {
 		case 'b': bind_addr = optarg; break;
 		case 'n': count = atoi(optarg); break;
 		case 'i': interval_ms = atol(optarg); break;
 		case 'h': hold_ms = atol(optarg); break;
+		case 'u': release_file = optarg; break;
 		case 's': size = strtoul(optarg, NULL, 10); break;
 		case 'w': wait_ms = atoi(optarg); break;
 		case 'r': ready_file = optarg; break;
@@ -302,5 +309,5 @@ int main(int argc, char **argv)
 	if (optind + 2 != argc || size > 65000)
 		usage();
 	return client(tcp, argv[optind], atoi(argv[optind + 1]), count, interval_ms, hold_ms,
-		      size, wait_ms, ready_file);
+		      release_file, size, wait_ms, ready_file);
 }
