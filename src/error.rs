@@ -39,6 +39,8 @@ pub enum Error {
     Config { at: Location, message: String },
     /// Devices whose stacking cannot be resolved (a loop, absurd depth).
     Topology { device: String, message: String },
+    /// The kernel refused a batch; nothing in it took effect.
+    Kernel { object: String, source: io::Error },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -56,6 +58,7 @@ impl Error {
         match self {
             Error::Io { .. } => 3,
             Error::Uci(_) | Error::Config { .. } | Error::Topology { .. } => 1,
+            Error::Kernel { .. } => 4,
         }
     }
 }
@@ -67,6 +70,12 @@ impl fmt::Display for Error {
             Error::Uci(e) => write!(f, "{e}"),
             Error::Config { at, message } => write!(f, "{at}: {message}"),
             Error::Topology { device, message } => write!(f, "device {device}: {message}"),
+            Error::Kernel { object, source } => {
+                write!(
+                    f,
+                    "the kernel refused {object}: {source}; nothing was changed"
+                )
+            }
         }
     }
 }
@@ -74,7 +83,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Kernel { source, .. } => Some(source),
             Error::Uci(e) => Some(e),
             _ => None,
         }

@@ -4,8 +4,11 @@
 //! [`topology`] (devices as the kernel shows them) → [`plan`] (per-device decisions with
 //! reasons) → [`ruleset`] (the nftables objects, rendered as text or netlink).
 
+pub mod apply;
 pub mod config;
 pub mod error;
+pub mod netlink;
+pub mod nftables;
 pub mod plan;
 pub mod report;
 pub mod ruleset;

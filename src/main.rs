@@ -1,11 +1,12 @@
 //! `fw4-offload`: the command line. Exit codes: 0 ok, 1 invalid configuration or
-//! topology, 2 usage, 3 I/O (a file or directory that could not be read or written).
+//! topology, 2 usage, 3 I/O (a file or directory that could not be read or written),
+//! 4 the kernel refused the ruleset (nothing changed).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fw4_offload::{report, ruleset, System};
+use fw4_offload::{apply, report, ruleset, System};
 
 const USAGE: &str = "\
 usage: fw4-offload [--root DIR] [--config DIR] [--json] <command>
@@ -14,35 +15,41 @@ commands:
   print          the nftables ruleset that apply would load
   check          validate config and topology; say what is offloaded and why
   snapshot OUT   collect config, sysfs and ethtool facts into OUT for a bug report
+  apply          load the ruleset in one atomic batch (hardware falls back to software)
 
 options:
   --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
   --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
   --json         machine-readable output
+  --dry-run      apply: let the kernel check the batch, then discard it
 ";
 
 enum Command {
     Print,
     Check,
     Snapshot(PathBuf),
+    Apply,
 }
 
 struct Args {
     root: Option<PathBuf>,
     config: Option<PathBuf>,
     json: bool,
+    dry_run: bool,
     command: Command,
 }
 
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
-    let (mut root, mut config, mut json, mut command) = (None, None, false, None);
+    let (mut root, mut config, mut command) = (None, None, None);
+    let (mut json, mut dry_run) = (false, false);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("root") => root = Some(parser.value()?.into()),
             Long("config") => config = Some(parser.value()?.into()),
             Long("json") => json = true,
+            Long("dry-run") => dry_run = true,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -52,6 +59,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
                     "print" => Command::Print,
                     "check" => Command::Check,
                     "snapshot" => Command::Snapshot(parser.value()?.into()),
+                    "apply" => Command::Apply,
                     other => return Err(format!("unknown command '{other}'").into()),
                 });
             }
@@ -63,6 +71,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         root,
         config,
         json,
+        dry_run,
         command,
     })
 }
@@ -100,6 +109,13 @@ fn main() -> ExitCode {
             true => to_json(&outcome),
             false => report::render_check(&outcome),
         }),
+        Command::Apply => system
+            .run()
+            .and_then(|outcome| apply::apply(outcome, args.dry_run))
+            .map(|applied| match args.json {
+                true => to_json(&applied),
+                false => report::render_applied(&applied),
+            }),
         Command::Snapshot(out) => {
             fw4_offload::snapshot::collect(&system, out).map(|devices| match args.json {
                 true => to_json(&serde_json::json!({ "path": out, "devices": devices })),

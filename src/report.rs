@@ -2,11 +2,47 @@
 
 use std::fmt::Write;
 
-use crate::plan::Decision;
+use crate::apply::Applied;
+use crate::plan::{Decision, OffloadPlan};
 use crate::Outcome;
 
 pub fn render_check(outcome: &Outcome) -> String {
-    let plan = &outcome.plan;
+    let mut out = render_plan(&outcome.plan);
+    for w in &outcome.warnings {
+        let _ = writeln!(out, "warning: {}: {}", w.at, w.message);
+    }
+    out
+}
+
+/// `apply` output: what changed (or that nothing had to), then the plan as applied.
+pub fn render_applied(applied: &Applied) -> String {
+    let mut out = String::new();
+    let verb = if applied.dry_run {
+        "would apply"
+    } else {
+        "applied"
+    };
+    match applied.changes.len() {
+        0 => {
+            let _ = writeln!(
+                out,
+                "{verb}: nothing, the kernel already holds this ruleset"
+            );
+        }
+        n => {
+            let _ = writeln!(out, "{verb}: {n} changes in one batch");
+            for change in &applied.changes {
+                let _ = writeln!(out, "  {change}");
+            }
+        }
+    }
+    if let Some(fallback) = &applied.fallback {
+        let _ = writeln!(out, "fallback: {fallback}");
+    }
+    out + &render_plan(&applied.plan)
+}
+
+fn render_plan(plan: &OffloadPlan) -> String {
     let mut out = String::new();
     let count = |d: Decision| plan.devices.iter().filter(|p| p.decision == d).count();
     let _ = writeln!(
@@ -31,9 +67,6 @@ pub fn render_check(outcome: &Outcome) -> String {
     }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
-    }
-    for w in &outcome.warnings {
-        let _ = writeln!(out, "warning: {}: {}", w.at, w.message);
     }
     out
 }

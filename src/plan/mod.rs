@@ -59,6 +59,34 @@ impl OffloadPlan {
             .iter()
             .any(|d| d.decision == Decision::Hardware)
     }
+
+    /// The plan once the kernel refused hardware offload: every hardware device moves to
+    /// software, with the kernel's answer for the devices it refused on their own.
+    pub fn in_software(&self, refused: &BTreeMap<String, String>) -> OffloadPlan {
+        let names: Vec<&str> = refused.keys().map(String::as_str).collect();
+        let refused_list = match names.is_empty() {
+            true => "no single device".to_string(),
+            false => names.join(", "),
+        };
+        let mut plan = self.clone();
+        for d in plan
+            .devices
+            .iter_mut()
+            .filter(|d| d.decision == Decision::Hardware)
+        {
+            d.decision = Decision::Software;
+            d.reason = match refused.get(&d.name) {
+                Some(error) => format!("software, the kernel refused hardware offload: {error}"),
+                None => format!(
+                    "software, hardware capable, but this kernel refuses hardware offload \
+                     for the flowtable as a whole (refused alone: {refused_list})"
+                ),
+            };
+        }
+        plan.notes
+            .push("the kernel refused hardware offload: software offload applied".into());
+        plan
+    }
 }
 
 pub fn build(

@@ -1,6 +1,7 @@
 //! The nftables objects fw4-offload owns, as one model: rendered to nft text here
 //! (`print`), encoded to netlink by the apply path, so the two cannot disagree.
 
+pub mod netlink;
 mod text;
 
 use serde::Serialize;
@@ -10,6 +11,8 @@ use crate::plan::OffloadPlan;
 pub use text::render;
 
 pub const FAMILY: &str = "inet";
+/// The same family as netlink knows it.
+pub const FAMILY_NFPROTO: u8 = libc::NFPROTO_INET as u8;
 pub const TABLE: &str = "fw4_offload";
 pub const FLOWTABLE: &str = "ft";
 pub const CHAIN: &str = "forward";

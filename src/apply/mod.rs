@@ -1,0 +1,125 @@
+//! `apply`: make the kernel hold the ruleset, in one atomic batch, falling back from
+//! hardware to software with the kernel's own reason. On any other refusal nothing
+//! changes: the batch is all or nothing.
+
+mod state;
+mod transaction;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use state::KernelState;
+pub use transaction::{transaction, Transaction};
+
+use crate::error::{Error, Result};
+use crate::nftables::{Batch, BatchError, Nftables};
+use crate::plan::{Decision, OffloadPlan};
+use crate::ruleset::netlink::flowtable_flags;
+use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
+use crate::Outcome;
+
+/// A table that only ever exists inside a check-only batch.
+const PROBE_TABLE: &str = "fw4_offload_probe";
+
+#[derive(Debug, Serialize)]
+pub struct Applied {
+    /// The plan as applied (after a fallback, with the kernel's reasons).
+    pub plan: crate::plan::OffloadPlan,
+    pub ruleset: Ruleset,
+    /// What the batch did, one line per message; empty when the kernel already matched.
+    pub changes: Vec<String>,
+    /// Set when the kernel refused hardware offload and software was applied instead.
+    pub fallback: Option<String>,
+    pub dry_run: bool,
+}
+
+fn kernel_error(e: BatchError) -> Error {
+    Error::Kernel {
+        object: e.object,
+        source: e.error,
+    }
+}
+
+/// The errors a driver or kernel gives for "no hardware offload here".
+fn refuses_hardware(e: &BatchError) -> bool {
+    // 524 is the kernel-internal ENOTSUPP, which some drivers leak.
+    matches!(e.error.raw_os_error(), Some(libc::EOPNOTSUPP | 524))
+}
+
+pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
+    let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
+    let state = KernelState::read(&nft).map_err(|e| Error::io("nf_tables state", e))?;
+    let send = |batch: Batch| {
+        if dry_run {
+            nft.check(batch)
+        } else {
+            nft.commit(batch)
+        }
+    };
+
+    let t = transaction(&outcome.ruleset, &state);
+    let changes: Vec<String> = t.batch.objects().map(str::to_string).collect();
+    let refused = match send(t.batch) {
+        Ok(()) => {
+            return Ok(Applied {
+                plan: outcome.plan,
+                ruleset: outcome.ruleset,
+                changes,
+                fallback: None,
+                dry_run,
+            })
+        }
+        Err(e) if t.hw_flowtable_seq == Some(e.seq) && refuses_hardware(&e) => e,
+        Err(e) => return Err(kernel_error(e)),
+    };
+
+    let reasons = probe_hardware(&nft, &outcome.plan)?;
+    let plan = outcome.plan.in_software(&reasons);
+    let ruleset = Ruleset::from_plan(&plan);
+    let t = transaction(&ruleset, &state);
+    let changes = t.batch.objects().map(str::to_string).collect();
+    send(t.batch).map_err(kernel_error)?;
+    Ok(Applied {
+        plan,
+        ruleset,
+        changes,
+        fallback: Some(format!("hardware offload refused: {refused}")),
+        dry_run,
+    })
+}
+
+/// Asks the kernel, device by device and without committing anything, which devices
+/// refuse hardware offload, and why.
+fn probe_hardware(nft: &Nftables, plan: &OffloadPlan) -> Result<BTreeMap<String, String>> {
+    let mut refused = BTreeMap::new();
+    let ruleset = Ruleset::from_plan(plan);
+    let Some(table) = ruleset.table.as_ref() else {
+        return Ok(refused);
+    };
+    let flags = flowtable_flags(table);
+    for dev in plan
+        .devices
+        .iter()
+        .filter(|d| d.decision == Decision::Hardware)
+    {
+        let mut batch = Batch::new();
+        batch.add_table(FAMILY_NFPROTO, PROBE_TABLE);
+        let seq = batch.add_flowtable(
+            FAMILY_NFPROTO,
+            PROBE_TABLE,
+            table.flowtable.name,
+            table.flowtable.priority,
+            std::slice::from_ref(&dev.name),
+            flags,
+        );
+        match nft.check(batch) {
+            Ok(()) => {}
+            Err(e) if e.seq == seq => {
+                refused.insert(dev.name.clone(), e.error.to_string());
+            }
+            Err(e) => return Err(kernel_error(e)),
+        }
+    }
+    Ok(refused)
+}

@@ -1,0 +1,235 @@
+//! From what is loaded to what the plan wants, as one batch: nothing when they match,
+//! device hooks added or removed in place when only devices differ (established flows
+//! stay offloaded), the table replaced otherwise.
+
+use std::collections::BTreeSet;
+
+use super::state::KernelState;
+use crate::nftables::{Batch, KernelFlowtable};
+use crate::ruleset::netlink::{add_table, flowtable_flags, RULE_EXPRESSIONS};
+use crate::ruleset::{
+    OffloadTable, Ruleset, FAMILY_NFPROTO, FW4_CHAIN, FW4_FLOWTABLE, FW4_TABLE, TABLE,
+};
+
+pub struct Transaction {
+    pub batch: Batch,
+    /// The message that asks a flowtable for hardware offload, if the batch has one.
+    pub hw_flowtable_seq: Option<u32>,
+}
+
+pub fn transaction(ruleset: &Ruleset, state: &KernelState) -> Transaction {
+    let family = FAMILY_NFPROTO;
+    let mut batch = Batch::new();
+    let mut flowtable_seq = None;
+    if ruleset.remove_fw4_offload {
+        for handle in &state.fw4_offload_rules {
+            batch.del_rule(family, FW4_TABLE, FW4_CHAIN, *handle);
+        }
+        if state.fw4_flowtable.is_some() {
+            batch.del_flowtable(family, FW4_TABLE, FW4_FLOWTABLE);
+        }
+    }
+    match &ruleset.table {
+        None if state.table => batch.del_table(family, TABLE),
+        None => {}
+        Some(want) => match updatable(want, state) {
+            Some(have) => {
+                let ft = &want.flowtable;
+                let (wanted, loaded): (BTreeSet<_>, BTreeSet<_>) =
+                    (ft.devices.iter().collect(), have.devices.iter().collect());
+                let removed: Vec<String> =
+                    loaded.difference(&wanted).map(|d| d.to_string()).collect();
+                let added: Vec<String> =
+                    wanted.difference(&loaded).map(|d| d.to_string()).collect();
+                if !removed.is_empty() {
+                    batch.del_flowtable_devices(family, TABLE, ft.name, ft.priority, &removed);
+                }
+                if !added.is_empty() {
+                    let flags = flowtable_flags(want);
+                    flowtable_seq = Some(batch.add_flowtable_devices(
+                        family,
+                        TABLE,
+                        ft.name,
+                        ft.priority,
+                        &added,
+                        flags,
+                    ));
+                }
+            }
+            None => {
+                if state.table {
+                    batch.del_table(family, TABLE);
+                }
+                flowtable_seq = Some(add_table(&mut batch, want));
+            }
+        },
+    }
+    let hw = ruleset
+        .table
+        .as_ref()
+        .is_some_and(|t| t.flowtable.hw_offload);
+    Transaction {
+        batch,
+        hw_flowtable_seq: flowtable_seq.filter(|_| hw),
+    }
+}
+
+/// The loaded flowtable, when ours is loaded with everything but its devices as wanted.
+fn updatable<'a>(want: &OffloadTable, state: &'a KernelState) -> Option<&'a KernelFlowtable> {
+    let have = state.flowtable.as_ref()?;
+    let rule_matches = match state.rules.as_slice() {
+        [rule] => {
+            rule.expressions == RULE_EXPRESSIONS
+                && rule.flowtable.as_deref() == Some(want.chain.flowtable)
+        }
+        _ => false,
+    };
+    (rule_matches
+        && have.priority == want.flowtable.priority
+        && have.flags == flowtable_flags(want))
+    .then_some(have)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::nftables::KernelRule;
+    use crate::plan::{Decision, DevicePlan, OffloadPlan};
+
+    fn ruleset(devices: &[&str], hw: bool) -> Ruleset {
+        let decision = if hw {
+            Decision::Hardware
+        } else {
+            Decision::Software
+        };
+        Ruleset::from_plan(&OffloadPlan {
+            requested: Mode::Hardware,
+            devices: devices
+                .iter()
+                .map(|d| DevicePlan {
+                    name: d.to_string(),
+                    decision,
+                    reason: String::new(),
+                    zones: vec![],
+                    via: vec![],
+                })
+                .collect(),
+            notes: vec![],
+        })
+    }
+
+    fn loaded(ruleset: &Ruleset) -> KernelState {
+        let table = ruleset.table.as_ref().unwrap();
+        KernelState {
+            table: true,
+            flowtable: Some(KernelFlowtable {
+                table: TABLE.into(),
+                name: table.flowtable.name.into(),
+                priority: table.flowtable.priority,
+                devices: table.flowtable.devices.clone(),
+                flags: flowtable_flags(table),
+            }),
+            rules: vec![KernelRule {
+                handle: 4,
+                expressions: RULE_EXPRESSIONS.iter().map(|s| s.to_string()).collect(),
+                flowtable: Some(table.chain.flowtable.into()),
+            }],
+            fw4_flowtable: None,
+            fw4_offload_rules: vec![],
+        }
+    }
+
+    fn steps(t: &Transaction) -> Vec<&str> {
+        t.batch.objects().collect()
+    }
+
+    #[test]
+    fn nothing_loaded_creates_the_table() {
+        let t = transaction(&ruleset(&["lan1", "wan"], true), &KernelState::default());
+        assert_eq!(
+            steps(&t),
+            [
+                "table fw4_offload",
+                "flowtable fw4_offload ft (devices lan1, wan)",
+                "anonymous set in table fw4_offload",
+                "elements of the anonymous set in table fw4_offload",
+                "chain fw4_offload forward",
+                "rule in chain fw4_offload forward",
+            ]
+        );
+        assert_eq!(t.hw_flowtable_seq, Some(2));
+    }
+
+    #[test]
+    fn the_same_plan_again_changes_nothing() {
+        let want = ruleset(&["lan1", "wan"], true);
+        let t = transaction(&want, &loaded(&want));
+        assert!(t.batch.is_empty());
+        assert_eq!(t.hw_flowtable_seq, None);
+    }
+
+    #[test]
+    fn device_changes_update_hooks_in_place() {
+        let state = loaded(&ruleset(&["lan1", "lan2", "wan"], false));
+        let t = transaction(&ruleset(&["lan1", "lan3", "wan"], false), &state);
+        assert_eq!(
+            steps(&t),
+            [
+                "flowtable fw4_offload ft: remove devices lan2",
+                "flowtable fw4_offload ft: add devices lan3",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_hardware_flag_replaces_the_table() {
+        let state = loaded(&ruleset(&["lan1"], false));
+        let t = transaction(&ruleset(&["lan1"], true), &state);
+        assert_eq!(
+            steps(&t)[..2],
+            ["delete table fw4_offload", "table fw4_offload"]
+        );
+    }
+
+    #[test]
+    fn a_foreign_rule_replaces_the_table() {
+        let want = ruleset(&["lan1"], false);
+        let mut state = loaded(&want);
+        state.rules[0].expressions.push("counter".into());
+        assert_eq!(
+            steps(&transaction(&want, &state))[0],
+            "delete table fw4_offload"
+        );
+    }
+
+    #[test]
+    fn fw4_offload_objects_go_in_the_same_batch() {
+        let want = ruleset(&["lan1"], false);
+        let mut state = loaded(&want);
+        state.fw4_offload_rules = vec![17];
+        state.fw4_flowtable = state.flowtable.clone();
+        assert_eq!(
+            steps(&transaction(&want, &state)),
+            [
+                "delete rule fw4 forward handle 17",
+                "delete flowtable fw4 ft"
+            ]
+        );
+    }
+
+    #[test]
+    fn offloading_off_removes_our_table_only() {
+        let off = Ruleset {
+            table: None,
+            remove_fw4_offload: false,
+        };
+        let mut state = loaded(&ruleset(&["lan1"], false));
+        state.fw4_offload_rules = vec![17];
+        assert_eq!(
+            steps(&transaction(&off, &state)),
+            ["delete table fw4_offload"]
+        );
+        assert!(transaction(&off, &KernelState::default()).batch.is_empty());
+    }
+}

@@ -1,0 +1,87 @@
+//! A NETLINK_NETFILTER socket: send a buffer, receive whole datagrams.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Big enough for any datagram the kernel sends for a dump (it fills up to 32 KiB pages).
+const RECV_BUFFER: usize = 64 * 1024;
+/// The kernel answers a batch at once; silence for this long means it never will.
+const RECV_TIMEOUT_SECS: libc::time_t = 5;
+
+#[derive(Debug)]
+pub struct Socket {
+    fd: OwnedFd,
+}
+
+impl Socket {
+    pub fn netfilter() -> io::Result<Socket> {
+        // SAFETY: plain socket(2); the descriptor is owned by the OwnedFd from here on.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_NETFILTER,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let timeout = libc::timeval {
+            tv_sec: RECV_TIMEOUT_SECS,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt reads exactly size_of::<timeval>() bytes from `timeout`.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Socket { fd })
+    }
+
+    pub fn send(&self, buf: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_nl is plain data; all-zero is its "kernel, no groups" value.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        // SAFETY: `buf` and `addr` are valid for the lengths given.
+        let sent = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                0,
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        match sent {
+            n if n < 0 => Err(io::Error::last_os_error()),
+            n if n as usize != buf.len() => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "netlink message sent in part",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// One datagram (possibly several messages).
+    pub fn recv(&self) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        // SAFETY: `buf` is valid for RECV_BUFFER bytes.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.truncate(n as usize);
+        Ok(buf)
+    }
+}

@@ -1,0 +1,92 @@
+//! The same model as `text`, encoded as nf_tables netlink messages.
+
+use rustables::sys;
+
+use super::{OffloadTable, FAMILY_NFPROTO};
+use crate::nftables::{Batch, Expr};
+
+/// Name and id of the anonymous set holding the rule's protocols; `%d` is what nft
+/// names anonymous sets with, the kernel picks the number.
+const PROTO_SET: &str = "__set%d";
+const PROTO_SET_ID: u32 = 1;
+/// nft's datatype number for `inet_proto` (TYPE_INET_PROTOCOL in nft's datatype.h), so
+/// that `nft list` shows the set as `{ tcp, udp }`.
+const TYPE_INET_PROTOCOL: u32 = 12;
+
+pub fn flowtable_flags(table: &OffloadTable) -> u32 {
+    let ft = &table.flowtable;
+    let mut flags = 0;
+    if ft.counter {
+        flags |= sys::NFT_FLOWTABLE_COUNTER;
+    }
+    if ft.hw_offload {
+        flags |= sys::NFT_FLOWTABLE_HW_OFFLOAD;
+    }
+    flags
+}
+
+/// Expression names the offload rule consists of, as the kernel lists them back.
+pub const RULE_EXPRESSIONS: [&str; 3] = ["meta", "lookup", "flow_offload"];
+
+/// Creates the whole table: flowtable, protocol set, forward chain and its rule.
+/// Returns the flowtable message's sequence number.
+pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
+    let family = FAMILY_NFPROTO;
+    let ft = &table.flowtable;
+    batch.add_table(family, table.name);
+    let flowtable = batch.add_flowtable(
+        family,
+        table.name,
+        ft.name,
+        ft.priority,
+        &ft.devices,
+        flowtable_flags(table),
+    );
+    let chain = &table.chain;
+    let protos: Vec<[u8; 1]> = chain.l4protos.iter().map(|p| [l4proto_number(p)]).collect();
+    let elements: Vec<&[u8]> = protos.iter().map(|p| &p[..]).collect();
+    batch.add_anonymous_set(
+        family,
+        table.name,
+        PROTO_SET,
+        PROTO_SET_ID,
+        TYPE_INET_PROTOCOL,
+        &elements,
+    );
+    batch.add_base_chain(
+        family,
+        table.name,
+        chain.name,
+        "filter",
+        libc::NF_INET_FORWARD as u32,
+        chain.priority,
+    );
+    batch.add_rule(
+        family,
+        table.name,
+        chain.name,
+        &[
+            Expr::Meta {
+                key: sys::NFT_META_L4PROTO,
+                dreg: sys::NFT_REG_1,
+            },
+            Expr::Lookup {
+                set: PROTO_SET,
+                set_id: PROTO_SET_ID,
+                sreg: sys::NFT_REG_1,
+            },
+            Expr::FlowOffload {
+                flowtable: chain.flowtable,
+            },
+        ],
+    );
+    flowtable
+}
+
+fn l4proto_number(name: &str) -> u8 {
+    match name {
+        "tcp" => libc::IPPROTO_TCP as u8,
+        "udp" => libc::IPPROTO_UDP as u8,
+        other => unreachable!("the model offloads tcp and udp only, not {other}"),
+    }
+}
