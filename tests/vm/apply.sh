@@ -1,0 +1,145 @@
+# tests/vm/apply.sh - `fw4-offload apply` on a real kernel with real traffic (inside the VM;
+# run by tests/vm-apply). The router namespace starts with stock fw4's ruleset (its own
+# flowtable `ft` and `flow offload @ft` rule); then:
+#   - apply removes fw4's ft and rule in the same batch, leaves the rest of fw4 untouched,
+#     and loads table inet fw4_offload as `print` shows it;
+#   - TCP and UDP through the router are [OFFLOAD] in conntrack, the flowtable counts them;
+#   - applying again changes nothing; adding a device updates the flowtable in place and
+#     the connection established before stays offloaded;
+#   - hardware asked for where the kernel refuses it (veth): software with the reason;
+#   - a failing apply (a device gone between plan and apply) leaves the ruleset as it was;
+#   - offloading off removes the table.
+ROUTER_LAN_DEV=eth0
+ROUTER_WAN_DEV=eth1
+. /vm/lib.sh
+
+N=20
+INTERVAL=50
+HOLD=60000
+fw4o() { nsx $ROUTER_NS fw4-offload "$@"; }
+
+topo_up
+echo "kernel $(uname -r)"
+
+# Stock fw4, adapted to this kernel and these devices (see vm/tests/fw4-default.sh).
+fw4_adapt /fw4.nft >/tmp/fw4.nft
+out=$(nsx $ROUTER_NS nft -f /tmp/fw4.nft 2>&1)
+check "stock fw4 ruleset with its own flowtable loads: $out" test -z "$out"
+nsx $ROUTER_NS nft list table inet fw4 >/tmp/fw4.before
+
+mkdir -p /tmp/cfg
+write_config() { # HW DEVICES...: zone lan gets every device but the last, wan the last
+	_hw=$1
+	shift
+	{
+		printf "config defaults\n\toption flow_offloading '1'\n\toption flow_offloading_hw '%s'\n\n" "$_hw"
+		printf "config zone\n\toption name 'lan'\n"
+		_i=0
+		for _d in "$@"; do _i=$((_i + 1)); [ $_i -lt $# ] && printf "\tlist network 'if%s'\n" "$_d"; done
+		printf "\nconfig zone\n\toption name 'wan'\n"
+		for _d in "$@"; do _last=$_d; done
+		printf "\tlist network 'if%s'\n" "$_last"
+	} >/tmp/cfg/firewall
+	for _d in "$@"; do printf "config interface 'if%s'\n\toption device '%s'\n\n" "$_d" "$_d"; done >/tmp/cfg/network
+}
+
+write_config 0 eth0 eth1
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+rc=$?
+echo "$out"
+check "apply succeeds" test $rc -eq 0
+check "fw4's flowtable ft is gone" sh -c "! nsx $ROUTER_NS nft list flowtable inet fw4 ft >/dev/null 2>&1"
+nsx $ROUTER_NS nft list table inet fw4 >/tmp/fw4.after
+# What changed in fw4's table: exactly its flowtable block and its offload rule.
+diff /tmp/fw4.before /tmp/fw4.after | grep '^[<>]' | sed 's/^< *//' >/tmp/fw4.diff
+cat /tmp/fw4.diff
+check "the rest of fw4's table is untouched" sh -c "
+	! grep -q '^>' /tmp/fw4.diff &&
+	grep -qx 'meta l4proto { tcp, udp } flow add @ft' /tmp/fw4.diff &&
+	grep -qx 'flowtable ft {' /tmp/fw4.diff &&
+	[ \$(grep -vxE 'meta l4proto \{ tcp, udp \} flow add @ft|flowtable ft \{|hook ingress priority filter|devices = \{ eth0, eth1 \}|counter|\}|' /tmp/fw4.diff | wc -l) -eq 0 ]"
+
+# The loaded table is the printed one, modulo nft's formatting.
+normalize() { sed -e '/^#/d; /^table inet fw4_offload$/d; /^delete table/d' -e 's/"//g; s/priority 0;/priority filter;/' \
+	-e 's/^[[:space:]]*//; /^$/d'; }
+fw4o --config /tmp/cfg print | normalize >/tmp/printed
+nsx $ROUTER_NS nft list table inet fw4_offload | normalize >/tmp/listed
+diff /tmp/printed /tmp/listed && pass "nft list matches fw4-offload print" || fail "nft list differs from print"
+
+fwd() { nft_counter $ROUTER_NS inet fw4 forward 'flow add @ft'; }
+# flow_up NAME PROTO PORT: a held connection through the router, offloaded
+flow_up() {
+	start_server "$2" "$3" || { fail "$1: server"; return 1; }
+	start_client "$1" "$2" $SERVER_IP "$3" -n $N -i $INTERVAL -h $HOLD
+	wait_ready "$1" 30 || { fail "$1: no echoes"; return 1; }
+	check "$1: [OFFLOAD] in conntrack while open" ct_offloaded "$2" "$3"
+	check "$1: flowtable counted the fast path ($(ct_packets "$2" "$3") >= $((2 * N)) packets)" \
+		test "$(ct_packets "$2" "$3")" -ge $((2 * N))
+}
+flow_up tcp1 tcp 5001
+flow_up udp1 udp 5002
+
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+echo "$out"
+check "applying the same plan again changes nothing" sh -c "echo '$out' | grep -q 'applied: nothing'"
+check "tcp1 still [OFFLOAD] after the no-op apply" ct_offloaded tcp 5001
+
+# A new lan device: the flowtable gains a hook in place; flows on the others stay.
+ip link add r-lan2 netns $ROUTER_NS type veth peer name c-eth1 netns $CLIENT_NS
+nsx $ROUTER_NS ip link set r-lan2 up
+write_config 0 eth0 r-lan2 eth1
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+echo "$out"
+check "a new device is added to the flowtable in place" sh -c "
+	echo '$out' | grep -q 'add devices r-lan2' && ! echo '$out' | grep -q 'delete table'"
+check "tcp1 established before stays [OFFLOAD]" ct_offloaded tcp 5001
+check "udp1 established before stays [OFFLOAD]" ct_offloaded udp 5002
+check "flowtable lists all three devices" sh -c "
+	nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'devices = { eth0, eth1, r-lan2 }'"
+release_client tcp1
+release_client udp1
+wait_client tcp1 >/dev/null
+wait_client udp1 >/dev/null
+
+# Hardware asked for where the kernel cannot: a snapshot whose devices claim
+# hw-tc-offload (as a driver with tc offload but no flowtable offload would).
+write_config 1 eth0 eth1
+fw4o --config /tmp/cfg snapshot /tmp/snap >/dev/null
+for d in eth0 eth1; do sed -i 's/^hw-tc-offload: .*/hw-tc-offload: on/' /tmp/snap/ethtool/$d; done
+out=$(fw4o --root /tmp/snap apply 2>&1)
+rc=$?
+echo "$out"
+check "hardware refused: apply still succeeds" test $rc -eq 0
+check "the fallback names the kernel's error" sh -c "echo '$out' | grep -q 'fallback: hardware offload refused: flowtable fw4_offload ft (devices eth0, eth1): Operation not supported'"
+check "each device says the kernel refused it" sh -c "
+	echo '$out' | grep -q 'eth0  software, the kernel refused hardware offload: Operation not supported' &&
+	echo '$out' | grep -q 'eth1  software, the kernel refused hardware offload: Operation not supported'"
+check "software flowtable in place" sh -c "
+	nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'devices = { eth0, eth1 }' &&
+	! nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'flags offload'"
+flow_up tcp2 tcp 5003
+release_client tcp2
+wait_client tcp2 >/dev/null
+
+# A device that vanished between plan and apply: refused, and nothing changes.
+cp -r /tmp/snap /tmp/ghost
+mkdir -p /tmp/ghost/sys/class/net/ghost0
+echo 99 >/tmp/ghost/sys/class/net/ghost0/ifindex
+printf "config interface 'ghost'\n\toption device 'ghost0'\n" >>/tmp/ghost/etc/config/network
+sed -i "s/list network 'ifeth1'/list network 'ifeth1'\n\tlist network 'ghost'/" /tmp/ghost/etc/config/firewall
+sed -i "s/flow_offloading_hw '1'/flow_offloading_hw '0'/" /tmp/ghost/etc/config/firewall
+nsx $ROUTER_NS nft list ruleset >/tmp/ruleset.before
+out=$(fw4o --root /tmp/ghost apply 2>&1)
+rc=$?
+echo "$out"
+nsx $ROUTER_NS nft list ruleset >/tmp/ruleset.after
+check "a failing apply exits 4 and names the object" sh -c "[ $rc -eq 4 ] && echo '$out' | grep -q 'the kernel refused flowtable fw4_offload ft: add devices ghost0'"
+check "a failing apply leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
+
+sed -i "s/flow_offloading '1'/flow_offloading '0'/" /tmp/cfg/firewall
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+echo "$out"
+check "offloading off removes the table" sh -c "! nsx $ROUTER_NS nft list table inet fw4_offload >/dev/null 2>&1"
+
+topo_down
+summary
