@@ -5,6 +5,7 @@
 #
 #   ns client            ns router                     ns server
 #   c-eth0 ------------- r-lan      r-wan ------------ s-eth0
+#                        ($ROUTER_LAN_DEV, $ROUTER_WAN_DEV)
 #   10.0.1.2/24          10.0.1.1/24  10.0.2.1/24      10.0.2.2/24
 #   fd00:1::2/64         fd00:1::1/64 fd00:2::1/64     fd00:2::2/64
 #
@@ -17,17 +18,19 @@
 
 ip() { /sbin/ip "$@"; }
 
-CLIENT_NS=client
-ROUTER_NS=router
-SERVER_NS=server
+# Set any of these before sourcing to change them (e.g. ROUTER_LAN_DEV=eth0 to match
+# a ruleset's device names).
+CLIENT_NS=${CLIENT_NS:-client}
+ROUTER_NS=${ROUTER_NS:-router}
+SERVER_NS=${SERVER_NS:-server}
 CLIENT_IP=10.0.1.2
 ROUTER_LAN_IP=10.0.1.1
 ROUTER_WAN_IP=10.0.2.1
 SERVER_IP=10.0.2.2
 CLIENT_IP6=fd00:1::2
 SERVER_IP6=fd00:2::2
-ROUTER_LAN_DEV=r-lan
-ROUTER_WAN_DEV=r-wan
+ROUTER_LAN_DEV=${ROUTER_LAN_DEV:-r-lan}
+ROUTER_WAN_DEV=${ROUTER_WAN_DEV:-r-wan}
 
 # ------------------------------------------------------------------ assertions
 PASSED=0
