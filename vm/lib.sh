@@ -207,3 +207,15 @@ nft_counter() {
 nft_named_counter() {
 	nsx "$1" nft list counter "$2" "$3" "$4" | awk '{ for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
 }
+
+# ------------------------------------------------------------------ firewall4
+# fw4_adapt RULESET: stock fw4 output (tests/fixtures/fw4) made loadable here, on
+# stdout: its devices br-lan/pppoe-wan renamed eth0/eth1 (set ROUTER_LAN_DEV=eth0
+# ROUTER_WAN_DEV=eth1 before sourcing this file), `flags offload` dropped (veth has no
+# hardware offload), the `rtsp` helper dropped (an OpenWrt-only module).
+fw4_adapt() {
+	sed -e 's/"br-lan"/"eth0"/g; s/"pppoe-wan"/"eth1"/g' \
+		-e '/^[[:space:]]*flags offload;[[:space:]]*$/d' \
+		-e '/ct helper set "rtsp"/d' "$1" |
+		awk '/^[[:space:]]*ct helper rtsp \{/ { skip = 1 } !skip { print } skip && /\}/ { skip = 0 }'
+}

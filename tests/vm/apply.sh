@@ -17,6 +17,12 @@ N=20
 INTERVAL=50
 HOLD=60000
 fw4o() { nsx $ROUTER_NS fw4-offload "$@"; }
+router_nft() { nsx $ROUTER_NS nft "$@"; }
+# has LINE TEXT: TEXT holds LINE as a substring of one of its lines
+has() { printf '%s\n' "$2" | grep -qF -- "$1"; }
+flowtable_is() { router_nft list flowtable inet fw4_offload ft | grep -qF "$1"; }
+no_hw_flag() { ! router_nft list flowtable inet fw4_offload ft | grep -q 'flags offload'; }
+gone() { ! router_nft list "$@" >/dev/null 2>&1; }
 
 topo_up
 echo "kernel $(uname -r)"
@@ -35,12 +41,12 @@ write_config() { # HW DEVICES...: zone lan gets every device but the last, wan t
 		printf "config defaults\n\toption flow_offloading '1'\n\toption flow_offloading_hw '%s'\n\n" "$_hw"
 		printf "config zone\n\toption name 'lan'\n"
 		_i=0
-		for _d in "$@"; do _i=$((_i + 1)); [ $_i -lt $# ] && printf "\tlist network 'if%s'\n" "$_d"; done
+		for _d in "$@"; do _i=$((_i + 1)); [ $_i -lt $# ] && printf "\tlist network 'if%s'\n" "$(echo "$_d" | tr - _)"; done
 		printf "\nconfig zone\n\toption name 'wan'\n"
 		for _d in "$@"; do _last=$_d; done
 		printf "\tlist network 'if%s'\n" "$_last"
 	} >/tmp/cfg/firewall
-	for _d in "$@"; do printf "config interface 'if%s'\n\toption device '%s'\n\n" "$_d" "$_d"; done >/tmp/cfg/network
+	for _d in "$@"; do printf "config interface 'if%s'\n\toption device '%s'\n\n" "$(echo "$_d" | tr - _)" "$_d"; done >/tmp/cfg/network
 }
 
 write_config 0 eth0 eth1
@@ -48,20 +54,23 @@ out=$(fw4o --config /tmp/cfg apply 2>&1)
 rc=$?
 echo "$out"
 check "apply succeeds" test $rc -eq 0
-check "fw4's flowtable ft is gone" sh -c "! nsx $ROUTER_NS nft list flowtable inet fw4 ft >/dev/null 2>&1"
+check "fw4's flowtable ft is gone" gone flowtable inet fw4 ft
 nsx $ROUTER_NS nft list table inet fw4 >/tmp/fw4.after
 # What changed in fw4's table: exactly its flowtable block and its offload rule.
-diff /tmp/fw4.before /tmp/fw4.after | grep '^[<>]' | sed 's/^< *//' >/tmp/fw4.diff
+# (busybox diff: unified format; removed lines keep their "-", added ones their "+")
+diff -U0 /tmp/fw4.before /tmp/fw4.after | grep -E '^[-+][^-+]' | sed -E 's/^(.)[[:space:]]*/\1/' >/tmp/fw4.diff
 cat /tmp/fw4.diff
-check "the rest of fw4's table is untouched" sh -c "
-	! grep -q '^>' /tmp/fw4.diff &&
-	grep -qx 'meta l4proto { tcp, udp } flow add @ft' /tmp/fw4.diff &&
-	grep -qx 'flowtable ft {' /tmp/fw4.diff &&
-	[ \$(grep -vxE 'meta l4proto \{ tcp, udp \} flow add @ft|flowtable ft \{|hook ingress priority filter|devices = \{ eth0, eth1 \}|counter|\}|' /tmp/fw4.diff | wc -l) -eq 0 ]"
+untouched() {
+	! grep -q '^+' /tmp/fw4.diff &&
+		grep -qx -- '-meta l4proto { tcp, udp } flow add @ft' /tmp/fw4.diff &&
+		grep -qx -- '-flowtable ft {' /tmp/fw4.diff &&
+		! grep -vxE -- '-(meta l4proto \{ tcp, udp \} flow add @ft|flowtable ft \{|hook ingress priority filter;?|devices = \{ eth0, eth1 \};?|counter;?|\}|)' /tmp/fw4.diff | grep -q .
+}
+check "the rest of fw4's table is untouched" untouched
 
 # The loaded table is the printed one, modulo nft's formatting.
 normalize() { sed -e '/^#/d; /^table inet fw4_offload$/d; /^delete table/d' -e 's/"//g; s/priority 0;/priority filter;/' \
-	-e 's/^[[:space:]]*//; /^$/d'; }
+	-e 's/^[[:space:]]*//; s/;$//; /^$/d'; }
 fw4o --config /tmp/cfg print | normalize >/tmp/printed
 nsx $ROUTER_NS nft list table inet fw4_offload | normalize >/tmp/listed
 diff /tmp/printed /tmp/listed && pass "nft list matches fw4-offload print" || fail "nft list differs from print"
@@ -81,7 +90,7 @@ flow_up udp1 udp 5002
 
 out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
-check "applying the same plan again changes nothing" sh -c "echo '$out' | grep -q 'applied: nothing'"
+check "applying the same plan again changes nothing" has 'applied: nothing' "$out"
 check "tcp1 still [OFFLOAD] after the no-op apply" ct_offloaded tcp 5001
 
 # A new lan device: the flowtable gains a hook in place; flows on the others stay.
@@ -90,12 +99,11 @@ nsx $ROUTER_NS ip link set r-lan2 up
 write_config 0 eth0 r-lan2 eth1
 out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
-check "a new device is added to the flowtable in place" sh -c "
-	echo '$out' | grep -q 'add devices r-lan2' && ! echo '$out' | grep -q 'delete table'"
+in_place() { has 'add devices r-lan2' "$1" && ! has 'delete table' "$1"; }
+check "a new device is added to the flowtable in place" in_place "$out"
 check "tcp1 established before stays [OFFLOAD]" ct_offloaded tcp 5001
 check "udp1 established before stays [OFFLOAD]" ct_offloaded udp 5002
-check "flowtable lists all three devices" sh -c "
-	nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'devices = { eth0, eth1, r-lan2 }'"
+check "flowtable lists all three devices" flowtable_is 'devices = { eth0, eth1, r-lan2 }'
 release_client tcp1
 release_client udp1
 wait_client tcp1 >/dev/null
@@ -110,13 +118,12 @@ out=$(fw4o --root /tmp/snap apply 2>&1)
 rc=$?
 echo "$out"
 check "hardware refused: apply still succeeds" test $rc -eq 0
-check "the fallback names the kernel's error" sh -c "echo '$out' | grep -q 'fallback: hardware offload refused: flowtable fw4_offload ft (devices eth0, eth1): Operation not supported'"
-check "each device says the kernel refused it" sh -c "
-	echo '$out' | grep -q 'eth0  software, the kernel refused hardware offload: Operation not supported' &&
-	echo '$out' | grep -q 'eth1  software, the kernel refused hardware offload: Operation not supported'"
-check "software flowtable in place" sh -c "
-	nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'devices = { eth0, eth1 }' &&
-	! nsx $ROUTER_NS nft list flowtable inet fw4_offload ft | grep -q 'flags offload'"
+check "the fallback names the kernel's error" \
+	has 'fallback: hardware offload refused: flowtable fw4_offload ft (devices eth0, eth1): Operation not supported' "$out"
+check "eth0 says the kernel refused it" has 'eth0  software, the kernel refused hardware offload: Operation not supported' "$out"
+check "eth1 says the kernel refused it" has 'eth1  software, the kernel refused hardware offload: Operation not supported' "$out"
+check "software flowtable on both devices" flowtable_is 'devices = { eth0, eth1 }'
+check "no flags offload after the fallback" no_hw_flag
 flow_up tcp2 tcp 5003
 release_client tcp2
 wait_client tcp2 >/dev/null
@@ -128,18 +135,20 @@ echo 99 >/tmp/ghost/sys/class/net/ghost0/ifindex
 printf "config interface 'ghost'\n\toption device 'ghost0'\n" >>/tmp/ghost/etc/config/network
 sed -i "s/list network 'ifeth1'/list network 'ifeth1'\n\tlist network 'ghost'/" /tmp/ghost/etc/config/firewall
 sed -i "s/flow_offloading_hw '1'/flow_offloading_hw '0'/" /tmp/ghost/etc/config/firewall
-nsx $ROUTER_NS nft list ruleset >/tmp/ruleset.before
+# -s: counters keep counting whatever happens to the ruleset.
+router_nft -s list ruleset >/tmp/ruleset.before
 out=$(fw4o --root /tmp/ghost apply 2>&1)
 rc=$?
 echo "$out"
-nsx $ROUTER_NS nft list ruleset >/tmp/ruleset.after
-check "a failing apply exits 4 and names the object" sh -c "[ $rc -eq 4 ] && echo '$out' | grep -q 'the kernel refused flowtable fw4_offload ft: add devices ghost0'"
+router_nft -s list ruleset >/tmp/ruleset.after
+check "a failing apply exits 4" test $rc -eq 4
+check "a failing apply names the object" has 'the kernel refused flowtable fw4_offload ft: add devices ghost0' "$out"
 check "a failing apply leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
 
 sed -i "s/flow_offloading '1'/flow_offloading '0'/" /tmp/cfg/firewall
 out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
-check "offloading off removes the table" sh -c "! nsx $ROUTER_NS nft list table inet fw4_offload >/dev/null 2>&1"
+check "offloading off removes the table" gone table inet fw4_offload
 
 topo_down
 summary

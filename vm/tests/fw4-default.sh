@@ -25,11 +25,7 @@ MAX_SLOW=4   # forwarded packets before the offload: TCP handshake 3, UDP 2
 topo_up
 echo "kernel $(uname -r)"
 
-sed -e 's/"br-lan"/"eth0"/g; s/"pppoe-wan"/"eth1"/g' \
-	-e '/^[[:space:]]*flags offload;[[:space:]]*$/d' \
-	-e '/ct helper set "rtsp"/d' "$RULESET" |
-	awk '/^[[:space:]]*ct helper rtsp \{/ { skip = 1 } !skip { print } skip && /\}/ { skip = 0 }' \
-	>/tmp/fw4.nft
+fw4_adapt "$RULESET" >/tmp/fw4.nft
 echo "adapted: br-lan -> eth0, pppoe-wan -> eth1; removed:"
 diff -U0 "$RULESET" /tmp/fw4.nft | grep -E '^-[^-]' | grep -v -e br-lan -e pppoe-wan | sed 's/^-/  /'
 out=$(nsx $ROUTER_NS nft -f /tmp/fw4.nft 2>&1)
