@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm-apply fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm-apply vm-golden fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit live nft-check vm-apply fuzz-smoke
+test: lint unit live nft-check vm-apply vm-golden fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all --check
@@ -42,6 +42,10 @@ nft-check: build
 # apply against a real kernel with real traffic, in the VM.
 vm-apply: build
 	BIN=$(BIN) tests/vm-apply
+
+# Every golden case applied over netlink and listed back with nft, in the VM.
+vm-golden: build
+	BIN=$(BIN) tests/vm-golden
 
 fuzz:
 	fuzz/run $(FUZZ_RUNS)

@@ -16,8 +16,8 @@ ROUTER_WAN_DEV=eth1
 N=20
 INTERVAL=50
 HOLD=60000
-fw4o() { nsx $ROUTER_NS fw4-offload "$@"; }
-router_nft() { nsx $ROUTER_NS nft "$@"; }
+fw4o() { nsx "$ROUTER_NS" fw4-offload "$@"; }
+router_nft() { nsx "$ROUTER_NS" nft "$@"; }
 # has LINE TEXT: TEXT holds LINE as a substring of one of its lines
 has() { printf '%s\n' "$2" | grep -qF -- "$1"; }
 flowtable_is() { router_nft list flowtable inet fw4_offload ft | grep -qF "$1"; }
@@ -29,9 +29,9 @@ echo "kernel $(uname -r)"
 
 # Stock fw4, adapted to this kernel and these devices (see vm/tests/fw4-default.sh).
 fw4_adapt /fw4.nft >/tmp/fw4.nft
-out=$(nsx $ROUTER_NS nft -f /tmp/fw4.nft 2>&1)
+out=$(nsx "$ROUTER_NS" nft -f /tmp/fw4.nft 2>&1)
 check "stock fw4 ruleset with its own flowtable loads: $out" test -z "$out"
-nsx $ROUTER_NS nft list table inet fw4 >/tmp/fw4.before
+nsx "$ROUTER_NS" nft list table inet fw4 >/tmp/fw4.before
 
 mkdir -p /tmp/cfg
 write_config() { # HW DEVICES...: zone lan gets every device but the last, wan the last
@@ -55,7 +55,7 @@ rc=$?
 echo "$out"
 check "apply succeeds" test $rc -eq 0
 check "fw4's flowtable ft is gone" gone flowtable inet fw4 ft
-nsx $ROUTER_NS nft list table inet fw4 >/tmp/fw4.after
+nsx "$ROUTER_NS" nft list table inet fw4 >/tmp/fw4.after
 # What changed in fw4's table: exactly its flowtable block and its offload rule.
 # (busybox diff: unified format; removed lines keep their "-", added ones their "+")
 diff -U0 /tmp/fw4.before /tmp/fw4.after | grep -E '^[-+][^-+]' | sed -E 's/^(.)[[:space:]]*/\1/' >/tmp/fw4.diff
@@ -72,7 +72,7 @@ check "the rest of fw4's table is untouched" untouched
 normalize() { sed -e '/^#/d; /^table inet fw4_offload$/d; /^delete table/d' -e 's/"//g; s/priority 0;/priority filter;/' \
 	-e 's/^[[:space:]]*//; s/;$//; /^$/d'; }
 fw4o --config /tmp/cfg print | normalize >/tmp/printed
-nsx $ROUTER_NS nft list table inet fw4_offload | normalize >/tmp/listed
+nsx "$ROUTER_NS" nft list table inet fw4_offload | normalize >/tmp/listed
 diff /tmp/printed /tmp/listed && pass "nft list matches fw4-offload print" || fail "nft list differs from print"
 
 fwd() { nft_counter $ROUTER_NS inet fw4 forward 'flow add @ft'; }
@@ -95,7 +95,7 @@ check "tcp1 still [OFFLOAD] after the no-op apply" ct_offloaded tcp 5001
 
 # A new lan device: the flowtable gains a hook in place; flows on the others stay.
 ip link add r-lan2 netns $ROUTER_NS type veth peer name c-eth1 netns $CLIENT_NS
-nsx $ROUTER_NS ip link set r-lan2 up
+nsx "$ROUTER_NS" ip link set r-lan2 up
 write_config 0 eth0 r-lan2 eth1
 out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
