@@ -36,6 +36,7 @@
 
 pub mod blob;
 pub mod blobmsg;
+pub mod message;
 
 use std::fmt;
 use std::io;
