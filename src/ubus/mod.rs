@@ -36,7 +36,9 @@
 
 pub mod blob;
 pub mod blobmsg;
+pub mod client;
 pub mod message;
+pub mod server;
 
 use std::fmt;
 use std::io;
