@@ -37,6 +37,7 @@
 pub mod blob;
 pub mod blobmsg;
 pub mod client;
+pub mod conn;
 pub mod message;
 pub mod server;
 
