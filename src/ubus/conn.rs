@@ -68,7 +68,9 @@ impl Connection {
     }
 
     /// One read(2) into the buffer: blocks only if nothing is available, so call it when
-    /// poll reports the socket readable. Returns how many bytes arrived.
+    /// poll reports the socket readable. Returns how many bytes arrived: 0 without reading
+    /// when the buffer is full of a whole message that [`Connection::next_frame`] has not
+    /// taken yet.
     pub fn fill(&mut self) -> Result<usize> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);

@@ -161,7 +161,7 @@ impl<'a> Attr<'a> {
         })
     }
 
-    pub fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         match *self {
             Attr::Status(n) => put_u32(w, BlobAttrId::STATUS, n as u32),
             Attr::ObjPath(s) => put_str(w, BlobAttrId::OBJPATH, s),
