@@ -2,8 +2,9 @@
 //! blocking; after poll reports it readable, [`Connection::fill`] does one read(2), then
 //! [`Connection::next_frame`] hands out every complete message buffered, however the bytes
 //! were split across reads. The buffer grows to the largest message seen, at most
-//! [`MAX_MSGLEN`] plus the header; a message claiming more is an error, after which the
-//! stream cannot be resynchronised and the connection must be dropped (libubus does so too).
+//! [`MAX_MSGLEN`](super::MAX_MSGLEN) plus the header; a message claiming more is an error,
+//! after which the stream cannot be resynchronised and the connection must be dropped
+//! (libubus does so too).
 
 use std::io::{Read, Write};
 use std::ops::Range;
