@@ -49,6 +49,11 @@ impl<'a> List<'a> {
         Ok(list)
     }
 
+    /// A table [`List::table`] has accepted before, read again without checking.
+    pub(super) fn checked_table(bytes: &'a [u8], at: usize) -> Self {
+        List { bytes, at }
+    }
+
     /// Entries as (name, value), in wire order.
     pub fn entries(&self) -> impl Iterator<Item = (&'a str, Value<'a>)> + 'a {
         // Already checked, so nothing here fails.

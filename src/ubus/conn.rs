@@ -6,7 +6,7 @@
 //! after which the stream cannot be resynchronised and the connection must be dropped
 //! (libubus does so too).
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -69,9 +69,9 @@ impl Connection {
     }
 
     /// One read(2) into the buffer: blocks only if nothing is available, so call it when
-    /// poll reports the socket readable. Returns how many bytes arrived: 0 without reading
-    /// when the buffer is full of a whole message that [`Connection::next_frame`] has not
-    /// taken yet.
+    /// poll reports the socket readable. Returns how many bytes arrived: 0 when a signal
+    /// interrupted the read, or without reading when the buffer is full of a whole message
+    /// that [`Connection::next_frame`] has not taken yet.
     pub fn fill(&mut self) -> Result<usize> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
@@ -86,12 +86,15 @@ impl Connection {
             // A whole message is buffered already: nothing to read.
             return Ok(0);
         }
-        match self.stream.read(&mut self.buf[self.end..])? {
-            0 => Err(Error::Closed),
-            n => {
+        match self.stream.read(&mut self.buf[self.end..]) {
+            Ok(0) => Err(Error::Closed),
+            Ok(n) => {
                 self.end += n;
                 Ok(n)
             }
+            // A signal arrived first (the daemon handles SIGHUP); poll will wake us again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e.into()),
         }
     }
 

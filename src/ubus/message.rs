@@ -130,8 +130,13 @@ pub enum Attr<'a> {
 
 impl<'a> Attr<'a> {
     /// Decodes and checks one attribute, with the types ubus's `ubus_policy` gives them.
-    fn parse(attr: blob::Attr<'a>) -> Result<Self> {
+    /// Tables are checked whole once, in [`Message::decode`] (`check_tables`).
+    fn parse(attr: blob::Attr<'a>, check_tables: bool) -> Result<Self> {
         let (p, at) = (attr.payload, attr.at + blob::HEADER_LEN);
+        let table = || match check_tables {
+            true => List::table(p, at),
+            false => Ok(List::checked_table(p, at)),
+        };
         let u32_of = || {
             p.try_into()
                 .map(u32::from_be_bytes)
@@ -147,8 +152,8 @@ impl<'a> Attr<'a> {
             BlobAttrId::OBJID => Attr::ObjId(u32_of()?),
             BlobAttrId::METHOD => Attr::Method(blob::c_str(p, at)?),
             BlobAttrId::OBJTYPE => Attr::ObjType(u32_of()?),
-            BlobAttrId::SIGNATURE => Attr::Signature(List::table(p, at)?),
-            BlobAttrId::DATA => Attr::Data(List::table(p, at)?),
+            BlobAttrId::SIGNATURE => Attr::Signature(table()?),
+            BlobAttrId::DATA => Attr::Data(table()?),
             BlobAttrId::TARGET => Attr::Target(u32_of()?),
             BlobAttrId::ACTIVE => Attr::Active(flag()?),
             BlobAttrId::NO_REPLY => Attr::NoReply(flag()?),
@@ -274,7 +279,7 @@ impl<'a> Message<'a> {
             body: &bytes[PREFIX_LEN..],
         };
         for attr in Attrs::new(message.body, PREFIX_LEN) {
-            Attr::parse(attr?)?;
+            Attr::parse(attr?, true)?;
         }
         Ok(message)
     }
@@ -282,7 +287,7 @@ impl<'a> Message<'a> {
     /// The attributes in wire order.
     pub fn attrs(&self) -> impl Iterator<Item = Attr<'a>> + 'a {
         // Checked by `decode`, so nothing here fails.
-        Attrs::new(self.body, PREFIX_LEN).map_while(|attr| Attr::parse(attr.ok()?).ok())
+        Attrs::new(self.body, PREFIX_LEN).map_while(|attr| Attr::parse(attr.ok()?, false).ok())
     }
 
     /// Re-encodes the message from its decoded attributes.
