@@ -56,7 +56,7 @@ pub struct Request<'a> {
     pub objid: u32,
     pub method: &'a str,
     pub args: Option<List<'a>>,
-    /// The caller wants no answer (`ubus_invoke_async` with no reply, event delivery).
+    /// UBUS_ATTR_NO_REPLY: the caller wants no answer (a notification sent without waiting).
     pub no_reply: bool,
 }
 
