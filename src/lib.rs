@@ -14,6 +14,7 @@ pub mod report;
 pub mod ruleset;
 pub mod snapshot;
 pub mod topology;
+pub mod ubus;
 pub mod uci;
 
 use std::path::PathBuf;

@@ -1,0 +1,322 @@
+//! A ubus message: an 8-byte header (version 0, type, big-endian sequence number and peer)
+//! followed by one blob attribute whose payload holds the `UBUS_ATTR_*` attributes.
+//!
+//! The peer is the sender's or the addressee's client id in messages between clients and
+//! ubusd's own, and the object id in a client's INVOKE; ubusd answers a request with the
+//! request's sequence number.
+
+use ubus::BlobAttrId;
+
+use super::blob::{self, Attrs, Writer};
+use super::blobmsg::{Entries, List};
+use super::{malformed, Result, MAX_MSGLEN};
+
+pub const HEADER_LEN: usize = 8;
+
+/// Header and blob header: what must be read to know a message's length.
+pub const PREFIX_LEN: usize = HEADER_LEN + blob::HEADER_LEN;
+
+/// Message types (`enum ubus_msg_type`, ubusmsg.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Hello = 0,
+    Status = 1,
+    Data = 2,
+    Ping = 3,
+    Lookup = 4,
+    Invoke = 5,
+    AddObject = 6,
+    RemoveObject = 7,
+    Subscribe = 8,
+    Unsubscribe = 9,
+    Notify = 10,
+    Monitor = 11,
+}
+
+impl Kind {
+    const ALL: [Kind; 12] = [
+        Kind::Hello,
+        Kind::Status,
+        Kind::Data,
+        Kind::Ping,
+        Kind::Lookup,
+        Kind::Invoke,
+        Kind::AddObject,
+        Kind::RemoveObject,
+        Kind::Subscribe,
+        Kind::Unsubscribe,
+        Kind::Notify,
+        Kind::Monitor,
+    ];
+
+    pub fn from_u8(n: u8) -> Option<Kind> {
+        Kind::ALL.get(usize::from(n)).copied()
+    }
+}
+
+/// Status codes (`enum ubus_msg_status`) a server answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok = 0,
+    InvalidCommand = 1,
+    InvalidArgument = 2,
+    MethodNotFound = 3,
+    NotFound = 4,
+    NoData = 5,
+    PermissionDenied = 6,
+    Timeout = 7,
+    NotSupported = 8,
+    UnknownError = 9,
+    ConnectionFailed = 10,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Kind,
+    pub seq: u16,
+    pub peer: u32,
+}
+
+impl Header {
+    pub fn to_bytes(self) -> [u8; HEADER_LEN] {
+        let [s0, s1] = self.seq.to_be_bytes();
+        let [p0, p1, p2, p3] = self.peer.to_be_bytes();
+        [0, self.kind as u8, s0, s1, p0, p1, p2, p3]
+    }
+}
+
+/// Checks the first [`PREFIX_LEN`] bytes of a message and returns its whole length, or
+/// `None` if fewer bytes are given. libubus reads exactly this many bytes per message.
+pub fn frame_len(bytes: &[u8]) -> Result<Option<usize>> {
+    let Some(tag) = bytes.get(HEADER_LEN..).and_then(blob::tag) else {
+        return Ok(None);
+    };
+    if bytes[0] != 0 {
+        return malformed(0, "unknown ubus message version");
+    }
+    if tag.size() < blob::HEADER_LEN {
+        return malformed(HEADER_LEN, "blob length is shorter than its header");
+    }
+    if blob::pad(tag.size()) > MAX_MSGLEN {
+        return malformed(HEADER_LEN, "message longer than ubus's 1 MiB limit");
+    }
+    Ok(Some(HEADER_LEN + tag.size()))
+}
+
+/// One ubus attribute. Strings and tables borrow the message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Attr<'a> {
+    Status(i32),
+    ObjPath(&'a str),
+    ObjId(u32),
+    Method(&'a str),
+    ObjType(u32),
+    /// ADD_OBJECT and LOOKUP replies: method name → table of argument name → INT32
+    /// holding the argument's `BLOBMSG_TYPE_*`.
+    Signature(List<'a>),
+    /// The blobmsg payload of INVOKE and DATA.
+    Data(List<'a>),
+    Target(u32),
+    Active(bool),
+    NoReply(bool),
+    User(&'a str),
+    Group(&'a str),
+    /// SUBSCRIBERS and ids unknown here, kept raw so they re-encode unchanged.
+    Other {
+        id: u32,
+        payload: &'a [u8],
+    },
+}
+
+impl<'a> Attr<'a> {
+    /// Decodes and checks one attribute, with the types ubus's `ubus_policy` gives them.
+    /// Tables are checked whole once, in [`Message::decode`] (`check_tables`).
+    fn parse(attr: blob::Attr<'a>, check_tables: bool) -> Result<Self> {
+        let (p, at) = (attr.payload, attr.at + blob::HEADER_LEN);
+        let table = || match check_tables {
+            true => List::table(p, at),
+            false => Ok(List::checked_table(p, at)),
+        };
+        let u32_of = || {
+            p.try_into()
+                .map(u32::from_be_bytes)
+                .or_else(|_| malformed(at, "32-bit ubus attribute has the wrong size"))
+        };
+        let flag = || match p {
+            [b] => Ok(*b != 0),
+            _ => malformed(at, "8-bit ubus attribute has the wrong size"),
+        };
+        Ok(match BlobAttrId::from(attr.id) {
+            BlobAttrId::STATUS => Attr::Status(u32_of()? as i32),
+            BlobAttrId::OBJPATH => Attr::ObjPath(blob::c_str(p, at)?),
+            BlobAttrId::OBJID => Attr::ObjId(u32_of()?),
+            BlobAttrId::METHOD => Attr::Method(blob::c_str(p, at)?),
+            BlobAttrId::OBJTYPE => Attr::ObjType(u32_of()?),
+            BlobAttrId::SIGNATURE => Attr::Signature(table()?),
+            BlobAttrId::DATA => Attr::Data(table()?),
+            BlobAttrId::TARGET => Attr::Target(u32_of()?),
+            BlobAttrId::ACTIVE => Attr::Active(flag()?),
+            BlobAttrId::NO_REPLY => Attr::NoReply(flag()?),
+            BlobAttrId::USER => Attr::User(blob::c_str(p, at)?),
+            BlobAttrId::GROUP => Attr::Group(blob::c_str(p, at)?),
+            _ => Attr::Other {
+                id: attr.id,
+                payload: p,
+            },
+        })
+    }
+
+    fn write(&self, w: &mut Writer) {
+        match *self {
+            Attr::Status(n) => put_u32(w, BlobAttrId::STATUS, n as u32),
+            Attr::ObjPath(s) => put_str(w, BlobAttrId::OBJPATH, s),
+            Attr::ObjId(n) => put_u32(w, BlobAttrId::OBJID, n),
+            Attr::Method(s) => put_str(w, BlobAttrId::METHOD, s),
+            Attr::ObjType(n) => put_u32(w, BlobAttrId::OBJTYPE, n),
+            Attr::Signature(list) => put_nested(w, BlobAttrId::SIGNATURE, &list),
+            Attr::Data(list) => put_nested(w, BlobAttrId::DATA, &list),
+            Attr::Target(n) => put_u32(w, BlobAttrId::TARGET, n),
+            Attr::Active(b) => w.put(BlobAttrId::ACTIVE.value(), &[u8::from(b)]),
+            Attr::NoReply(b) => w.put(BlobAttrId::NO_REPLY.value(), &[u8::from(b)]),
+            Attr::User(s) => put_str(w, BlobAttrId::USER, s),
+            Attr::Group(s) => put_str(w, BlobAttrId::GROUP, s),
+            Attr::Other { id, payload } => w.put(id, payload),
+        }
+    }
+}
+
+fn put_u32(w: &mut Writer, id: BlobAttrId, n: u32) {
+    w.put(id.value(), &n.to_be_bytes());
+}
+
+fn put_str(w: &mut Writer, id: BlobAttrId, s: &str) {
+    let open = w.open(id.value(), false);
+    w.bytes(s.as_bytes());
+    w.bytes(&[0]);
+    w.close(open);
+}
+
+/// A nested attribute (SIGNATURE, DATA) holding blobmsg entries.
+fn put_nested(w: &mut Writer, id: BlobAttrId, entries: &dyn Entries) {
+    let open = w.open(id.value(), false);
+    entries.write_entries(w);
+    w.close(open);
+}
+
+/// Builds one message: the header, then attributes written in order.
+pub struct Builder {
+    w: Writer,
+    root: blob::Open,
+}
+
+impl Builder {
+    pub fn new(header: Header) -> Self {
+        let mut w = Writer::new(&header.to_bytes());
+        let root = w.open(0, false);
+        Builder { w, root }
+    }
+
+    pub fn attr(mut self, attr: Attr<'_>) -> Self {
+        attr.write(&mut self.w);
+        self
+    }
+
+    /// UBUS_ATTR_DATA from anything that writes blobmsg entries.
+    pub fn data(mut self, entries: &dyn Entries) -> Self {
+        put_nested(&mut self.w, BlobAttrId::DATA, entries);
+        self
+    }
+
+    /// Direct access for attributes built by hand (a signature).
+    pub fn writer(&mut self) -> &mut Writer {
+        &mut self.w
+    }
+
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        self.w.close(self.root);
+        self.w.finish()
+    }
+}
+
+/// `name -> T = Variant;`: the value of the last attribute of that variant.
+macro_rules! getters {
+    ($($name:ident -> $ty:ty = $variant:ident;)*) => {$(
+        pub fn $name(&self) -> Option<$ty> {
+            self.last(|a| match a {
+                Attr::$variant(v) => Some(v),
+                _ => None,
+            })
+        }
+    )*};
+}
+
+/// A checked message, borrowing its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub header: Header,
+    body: &'a [u8],
+}
+
+impl<'a> Message<'a> {
+    /// Decodes one whole message (as [`frame_len`] delimits it), checking every attribute.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self> {
+        let Some(len) = frame_len(bytes)? else {
+            return malformed(0, "shorter than a ubus header and blob header");
+        };
+        if len != bytes.len() {
+            return malformed(HEADER_LEN, "blob length does not match the message length");
+        }
+        let Some(kind) = Kind::from_u8(bytes[1]) else {
+            return malformed(1, "unknown ubus message type");
+        };
+        let header = Header {
+            kind,
+            seq: u16::from_be_bytes([bytes[2], bytes[3]]),
+            peer: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        };
+        let message = Message {
+            header,
+            body: &bytes[PREFIX_LEN..],
+        };
+        for attr in Attrs::new(message.body, PREFIX_LEN) {
+            Attr::parse(attr?, true)?;
+        }
+        Ok(message)
+    }
+
+    /// The attributes in wire order.
+    pub fn attrs(&self) -> impl Iterator<Item = Attr<'a>> + 'a {
+        // Checked by `decode`, so nothing here fails.
+        Attrs::new(self.body, PREFIX_LEN).map_while(|attr| Attr::parse(attr.ok()?, false).ok())
+    }
+
+    /// Re-encodes the message from its decoded attributes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        self.attrs()
+            .fold(Builder::new(self.header), Builder::attr)
+            .finish()
+    }
+
+    /// The last attribute `pick` selects: libubus's `blob_parse` keeps the last of a kind.
+    fn last<T>(&self, pick: impl Fn(Attr<'a>) -> Option<T>) -> Option<T> {
+        self.attrs().filter_map(pick).last()
+    }
+
+    getters! {
+        status -> i32 = Status;
+        objid -> u32 = ObjId;
+        objtype -> u32 = ObjType;
+        objpath -> &'a str = ObjPath;
+        method -> &'a str = Method;
+        data -> List<'a> = Data;
+        signature -> List<'a> = Signature;
+        no_reply -> bool = NoReply;
+    }
+}
+
+/// Same header and the same attributes, compared by value (not by padding bytes).
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.header == other.header && self.attrs().eq(other.attrs())
+    }
+}
