@@ -4,8 +4,8 @@
 #   - apply removes fw4's ft and rule in the same batch, leaves the rest of fw4 untouched,
 #     and loads table inet fw4_offload as `print` shows it;
 #   - TCP and UDP through the router are [OFFLOAD] in conntrack, the flowtable counts them;
-#   - applying again changes nothing; adding a device updates the flowtable in place and
-#     the connection established before stays offloaded;
+#   - applying again changes nothing; adding or removing a device updates the flowtable
+#     in place and the connections established before stay offloaded;
 #   - hardware asked for where the kernel refuses it (veth): software with the reason;
 #   - a failing apply (a device gone between plan and apply) leaves the ruleset as it was;
 #   - offloading off removes the table.
@@ -31,7 +31,7 @@ echo "kernel $(uname -r)"
 fw4_adapt /fw4.nft >/tmp/fw4.nft
 out=$(nsx "$ROUTER_NS" nft -f /tmp/fw4.nft 2>&1)
 check "stock fw4 ruleset with its own flowtable loads: $out" test -z "$out"
-nsx "$ROUTER_NS" nft list table inet fw4 >/tmp/fw4.before
+nsx "$ROUTER_NS" nft -s list table inet fw4 >/tmp/fw4.before
 
 mkdir -p /tmp/cfg
 write_config() { # HW DEVICES...: zone lan gets every device but the last, wan the last
@@ -55,7 +55,7 @@ rc=$?
 echo "$out"
 check "apply succeeds" test $rc -eq 0
 check "fw4's flowtable ft is gone" gone flowtable inet fw4 ft
-nsx "$ROUTER_NS" nft list table inet fw4 >/tmp/fw4.after
+nsx "$ROUTER_NS" nft -s list table inet fw4 >/tmp/fw4.after
 # What changed in fw4's table: exactly its flowtable block and its offload rule.
 # (busybox diff: unified format; removed lines keep their "-", added ones their "+")
 diff -U0 /tmp/fw4.before /tmp/fw4.after | grep -E '^[-+][^-+]' | sed -E 's/^(.)[[:space:]]*/\1/' >/tmp/fw4.diff
@@ -104,6 +104,14 @@ check "a new device is added to the flowtable in place" in_place "$out"
 check "tcp1 established before stays [OFFLOAD]" ct_offloaded tcp 5001
 check "udp1 established before stays [OFFLOAD]" ct_offloaded udp 5002
 check "flowtable lists all three devices" flowtable_is 'devices = { eth0, eth1, r-lan2 }'
+# And gone again: its hook is removed in place, the flows on eth0/eth1 stay.
+write_config 0 eth0 eth1
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+echo "$out"
+removed() { has 'remove devices r-lan2' "$1" && ! has 'delete table' "$1"; }
+check "a removed device leaves the flowtable in place" removed "$out"
+check "tcp1 stays [OFFLOAD] after the removal" ct_offloaded tcp 5001
+check "flowtable lists eth0 and eth1 again" flowtable_is 'devices = { eth0, eth1 }'
 release_client tcp1
 release_client udp1
 wait_client tcp1 >/dev/null
