@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm-apply vm-golden fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit live nft-check vm-apply vm-golden fuzz-smoke
+test: lint unit live nft-check vm vm-apply vm-golden fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all --check
@@ -38,6 +38,10 @@ live: build
 # Every golden ruleset must be accepted by nft.
 nft-check: build
 	tests/nft-check tests/golden/*/ruleset.nft
+
+# The VM harness itself: plain nft flowtables and stock fw4 offloading, 6.12 and 6.1.
+vm:
+	vm/test-all
 
 # apply against a real kernel with real traffic, in the VM.
 vm-apply: build
