@@ -105,9 +105,25 @@ fn main() -> ExitCode {
             }
             ruleset::render(&outcome.ruleset)
         }),
-        Command::Check => system.run().map(|outcome| match args.json {
-            true => to_json(&outcome),
-            false => report::render_check(&outcome),
+        Command::Check => system.run().map(|outcome| {
+            // A snapshot has no kernel to ask; a live system says what is really loaded.
+            let loaded = args
+                .root
+                .is_none()
+                .then(|| apply::inspect(&outcome.ruleset));
+            match args.json {
+                true => to_json(&serde_json::json!({
+                    "outcome": outcome,
+                    "loaded": loaded.as_ref().map(|l| match l {
+                        Ok(loaded) => serde_json::json!(loaded),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    }),
+                })),
+                false => {
+                    report::render_check(&outcome)
+                        + &loaded.as_ref().map_or(String::new(), report::render_loaded)
+                }
+            }
         }),
         Command::Apply => system
             .run()

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::apply::Applied;
+use crate::apply::{Applied, Loaded};
 use crate::plan::{Decision, OffloadPlan};
 use crate::Outcome;
 
@@ -67,6 +67,48 @@ fn render_plan(plan: &OffloadPlan) -> String {
     }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
+    }
+    out
+}
+
+/// The kernel's side of `check` on a live system.
+pub fn render_loaded(loaded: &std::result::Result<Loaded, crate::error::Error>) -> String {
+    let mut out = String::new();
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = writeln!(out, "loaded: unknown ({e})");
+            return out;
+        }
+    };
+    match &loaded.flowtable {
+        Some(ft) => {
+            let _ = writeln!(
+                out,
+                "loaded: flowtable {} {} on {} (flags {:#x})",
+                ft.table,
+                ft.name,
+                ft.devices.join(", "),
+                ft.flags
+            );
+        }
+        None => {
+            let _ = writeln!(out, "loaded: no fw4_offload flowtable");
+        }
+    }
+    if loaded.fw4_flowtable {
+        let _ = writeln!(out, "loaded: fw4's own flowtable ft (apply replaces it)");
+    }
+    match loaded.pending.as_slice() {
+        [] => {
+            let _ = writeln!(out, "in sync: the kernel holds this plan");
+        }
+        pending => {
+            let _ = writeln!(out, "not in sync: apply would change");
+            for change in pending {
+                let _ = writeln!(out, "  {change}");
+            }
+        }
     }
     out
 }

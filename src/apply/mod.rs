@@ -13,7 +13,7 @@ pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};
-use crate::nftables::{Batch, BatchError, Nftables};
+use crate::nftables::{Batch, BatchError, KernelFlowtable, Nftables};
 use crate::plan::{Decision, OffloadPlan};
 use crate::ruleset::netlink::flowtable_flags;
 use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
@@ -32,6 +32,33 @@ pub struct Applied {
     /// Set when the kernel refused hardware offload and software was applied instead.
     pub fallback: Option<String>,
     pub dry_run: bool,
+}
+
+/// What the kernel holds now, against what the plan wants.
+#[derive(Debug, Serialize)]
+pub struct Loaded {
+    /// Our flowtable as loaded, if it is.
+    pub flowtable: Option<KernelFlowtable>,
+    /// Stock fw4's own flowtable is loaded (fw4 rendered it and apply has not run since).
+    pub fw4_flowtable: bool,
+    /// What apply would change; empty when the kernel already holds the plan.
+    pub pending: Vec<String>,
+}
+
+/// Reads the loaded state for `check`: what is really there, not what was meant.
+pub fn inspect(ruleset: &Ruleset) -> Result<Loaded> {
+    let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
+    let state = KernelState::read(&nft).map_err(|e| Error::io("nf_tables state", e))?;
+    let pending = transaction(ruleset, &state)
+        .batch
+        .objects()
+        .map(str::to_string)
+        .collect();
+    Ok(Loaded {
+        fw4_flowtable: state.fw4_flowtable.is_some(),
+        flowtable: state.flowtable,
+        pending,
+    })
 }
 
 fn kernel_error(e: BatchError) -> Error {

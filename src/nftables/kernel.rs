@@ -29,7 +29,7 @@ impl fmt::Display for BatchError {
 
 impl std::error::Error for BatchError {}
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KernelFlowtable {
     pub table: String,
     pub name: String,

@@ -92,6 +92,8 @@ out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
 check "applying the same plan again changes nothing" has 'applied: nothing' "$out"
 check "tcp1 still [OFFLOAD] after the no-op apply" ct_offloaded tcp 5001
+check "check reads the kernel back: in sync" has 'in sync: the kernel holds this plan' "$(fw4o --config /tmp/cfg check)"
+check "check shows the loaded flowtable" has 'loaded: flowtable fw4_offload ft on eth0, eth1' "$(fw4o --config /tmp/cfg check)"
 
 # A new lan device: the flowtable gains a hook in place; flows on the others stay.
 ip link add r-lan2 netns $ROUTER_NS type veth peer name c-eth1 netns $CLIENT_NS
