@@ -13,9 +13,9 @@ pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};
-use crate::nftables::{Batch, BatchError, KernelFlowtable, Nftables};
+use crate::nftables::{Batch, BatchError, FlowtableHook, KernelFlowtable, Nftables};
 use crate::plan::{Decision, OffloadPlan};
-use crate::ruleset::netlink::flowtable_flags;
+use crate::ruleset::netlink::{flowtable_flags, flowtable_hook};
 use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
 use crate::Outcome;
 
@@ -132,14 +132,11 @@ fn probe_hardware(nft: &Nftables, plan: &OffloadPlan) -> Result<BTreeMap<String,
     {
         let mut batch = Batch::new();
         batch.add_table(FAMILY_NFPROTO, PROBE_TABLE);
-        let seq = batch.add_flowtable(
-            FAMILY_NFPROTO,
-            PROBE_TABLE,
-            table.flowtable.name,
-            table.flowtable.priority,
-            std::slice::from_ref(&dev.name),
-            flags,
-        );
+        let hook = FlowtableHook {
+            table: PROBE_TABLE,
+            ..flowtable_hook(table)
+        };
+        let seq = batch.add_flowtable(&hook, std::slice::from_ref(&dev.name), flags);
         match nft.check(batch) {
             Ok(()) => {}
             Err(e) if e.seq == seq => {

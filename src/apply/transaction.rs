@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::state::KernelState;
 use crate::nftables::{Batch, KernelFlowtable};
-use crate::ruleset::netlink::{add_table, flowtable_flags, RULE_EXPRESSIONS};
+use crate::ruleset::netlink::{add_table, flowtable_flags, flowtable_hook, RULE_EXPRESSIONS};
 use crate::ruleset::{
     OffloadTable, Ruleset, FAMILY_NFPROTO, FW4_CHAIN, FW4_FLOWTABLE, FW4_TABLE, TABLE,
 };
@@ -41,19 +41,13 @@ pub fn transaction(ruleset: &Ruleset, state: &KernelState) -> Transaction {
                     loaded.difference(&wanted).map(|d| d.to_string()).collect();
                 let added: Vec<String> =
                     wanted.difference(&loaded).map(|d| d.to_string()).collect();
+                let hook = flowtable_hook(want);
                 if !removed.is_empty() {
-                    batch.del_flowtable_devices(family, TABLE, ft.name, ft.priority, &removed);
+                    batch.del_flowtable_devices(&hook, &removed);
                 }
                 if !added.is_empty() {
                     let flags = flowtable_flags(want);
-                    flowtable_seq = Some(batch.add_flowtable_devices(
-                        family,
-                        TABLE,
-                        ft.name,
-                        ft.priority,
-                        &added,
-                        flags,
-                    ));
+                    flowtable_seq = Some(batch.add_flowtable_devices(&hook, &added, flags));
                 }
             }
             None => {

@@ -26,6 +26,16 @@ pub enum Expr<'a> {
     FlowOffload { flowtable: &'a str },
 }
 
+/// Which flowtable, and its ingress hook priority (the kernel wants both repeated on
+/// every update of its devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowtableHook<'a> {
+    pub family: u8,
+    pub table: &'a str,
+    pub name: &'a str,
+    pub priority: i32,
+}
+
 pub struct Batch {
     writer: MessageWriter,
     seq: u32,
@@ -102,100 +112,89 @@ impl Batch {
         self.writer.end();
     }
 
-    fn flowtable_header(&mut self, table: &str, name: &str) {
-        self.writer.put_str(sys::NFTA_FLOWTABLE_TABLE, table);
-        self.writer.put_str(sys::NFTA_FLOWTABLE_NAME, name);
-    }
-
-    fn flowtable_hook(&mut self, priority: i32, devices: &[String]) {
-        self.writer.nest_begin(sys::NFTA_FLOWTABLE_HOOK);
-        self.writer
-            .put_be32(sys::NFTA_FLOWTABLE_HOOK_NUM, libc::NF_NETDEV_INGRESS as u32);
-        self.writer
-            .put_be32(sys::NFTA_FLOWTABLE_HOOK_PRIORITY, priority as u32);
-        self.writer.nest_begin(sys::NFTA_FLOWTABLE_HOOK_DEVS);
+    /// NEWFLOWTABLE or DELFLOWTABLE naming `devices` as hooks; `flags` only for NEW.
+    fn flowtable_message(
+        &mut self,
+        msg: u32,
+        msg_flags: u16,
+        what: String,
+        ft: &FlowtableHook<'_>,
+        devices: &[String],
+        flags: Option<u32>,
+    ) -> u32 {
+        let seq = self.begin(msg, msg_flags, ft.family, what);
+        let w = &mut self.writer;
+        w.put_str(sys::NFTA_FLOWTABLE_TABLE, ft.table);
+        w.put_str(sys::NFTA_FLOWTABLE_NAME, ft.name);
+        w.nest_begin(sys::NFTA_FLOWTABLE_HOOK);
+        w.put_be32(sys::NFTA_FLOWTABLE_HOOK_NUM, libc::NF_NETDEV_INGRESS as u32);
+        w.put_be32(sys::NFTA_FLOWTABLE_HOOK_PRIORITY, ft.priority as u32);
+        w.nest_begin(sys::NFTA_FLOWTABLE_HOOK_DEVS);
         for dev in devices {
-            self.writer.put_str(sys::NFTA_DEVICE_NAME, dev);
+            w.put_str(sys::NFTA_DEVICE_NAME, dev);
         }
-        self.writer.nest_end();
-        self.writer.nest_end();
+        w.nest_end();
+        w.nest_end();
+        if let Some(flags) = flags {
+            w.put_be32(sys::NFTA_FLOWTABLE_FLAGS, flags);
+        }
+        w.end();
+        seq
     }
 
     /// A new flowtable; `flags` are NFT_FLOWTABLE_HW_OFFLOAD / NFT_FLOWTABLE_COUNTER.
     /// Returns the message's sequence number, which a [`super::BatchError`] names.
-    pub fn add_flowtable(
-        &mut self,
-        family: u8,
-        table: &str,
-        name: &str,
-        priority: i32,
-        devices: &[String],
-        flags: u32,
-    ) -> u32 {
-        let what = format!("flowtable {table} {name} (devices {})", devices.join(", "));
-        let seq = self.begin(
-            sys::NFT_MSG_NEWFLOWTABLE,
-            NLM_F_CREATE | NLM_F_EXCL,
-            family,
-            what,
+    pub fn add_flowtable(&mut self, ft: &FlowtableHook<'_>, devices: &[String], flags: u32) -> u32 {
+        let what = format!(
+            "flowtable {} {} (devices {})",
+            ft.table,
+            ft.name,
+            devices.join(", ")
         );
-        self.flowtable_header(table, name);
-        self.flowtable_hook(priority, devices);
-        self.writer.put_be32(sys::NFTA_FLOWTABLE_FLAGS, flags);
-        self.writer.end();
-        seq
+        let create = NLM_F_CREATE | NLM_F_EXCL;
+        self.flowtable_message(
+            sys::NFT_MSG_NEWFLOWTABLE,
+            create,
+            what,
+            ft,
+            devices,
+            Some(flags),
+        )
     }
 
     /// Adds devices to an existing flowtable without touching its flows. The kernel takes
     /// a NEWFLOWTABLE for an existing one as an update when it repeats hook and flags.
     pub fn add_flowtable_devices(
         &mut self,
-        family: u8,
-        table: &str,
-        name: &str,
-        priority: i32,
+        ft: &FlowtableHook<'_>,
         devices: &[String],
         flags: u32,
     ) -> u32 {
         let what = format!(
-            "flowtable {table} {name}: add devices {}",
+            "flowtable {} {}: add devices {}",
+            ft.table,
+            ft.name,
             devices.join(", ")
         );
-        let seq = self.begin(sys::NFT_MSG_NEWFLOWTABLE, 0, family, what);
-        self.flowtable_header(table, name);
-        self.flowtable_hook(priority, devices);
-        self.writer.put_be32(sys::NFTA_FLOWTABLE_FLAGS, flags);
-        self.writer.end();
-        seq
+        self.flowtable_message(sys::NFT_MSG_NEWFLOWTABLE, 0, what, ft, devices, Some(flags))
     }
 
     /// Removes devices from a flowtable; a DELFLOWTABLE naming hooks deletes only those.
-    pub fn del_flowtable_devices(
-        &mut self,
-        family: u8,
-        table: &str,
-        name: &str,
-        priority: i32,
-        devices: &[String],
-    ) {
+    pub fn del_flowtable_devices(&mut self, ft: &FlowtableHook<'_>, devices: &[String]) {
         let what = format!(
-            "flowtable {table} {name}: remove devices {}",
+            "flowtable {} {}: remove devices {}",
+            ft.table,
+            ft.name,
             devices.join(", ")
         );
-        self.begin(sys::NFT_MSG_DELFLOWTABLE, 0, family, what);
-        self.flowtable_header(table, name);
-        self.flowtable_hook(priority, devices);
-        self.writer.end();
+        self.flowtable_message(sys::NFT_MSG_DELFLOWTABLE, 0, what, ft, devices, None);
     }
 
     pub fn del_flowtable(&mut self, family: u8, table: &str, name: &str) {
-        self.begin(
-            sys::NFT_MSG_DELFLOWTABLE,
-            0,
-            family,
-            format!("delete flowtable {table} {name}"),
-        );
-        self.flowtable_header(table, name);
+        let what = format!("delete flowtable {table} {name}");
+        self.begin(sys::NFT_MSG_DELFLOWTABLE, 0, family, what);
+        self.writer.put_str(sys::NFTA_FLOWTABLE_TABLE, table);
+        self.writer.put_str(sys::NFTA_FLOWTABLE_NAME, name);
         self.writer.end();
     }
 

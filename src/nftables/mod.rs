@@ -6,7 +6,7 @@
 mod batch;
 mod kernel;
 
-pub use batch::{Batch, Expr};
+pub use batch::{Batch, Expr, FlowtableHook};
 pub use kernel::{BatchError, KernelFlowtable, KernelRule, Nftables};
 
 use rustables::sys;

@@ -3,7 +3,7 @@
 use rustables::sys;
 
 use super::{OffloadTable, FAMILY_NFPROTO};
-use crate::nftables::{Batch, Expr};
+use crate::nftables::{Batch, Expr, FlowtableHook};
 
 /// Name and id of the anonymous set holding the rule's protocols; `%d` is what nft
 /// names anonymous sets with, the kernel picks the number.
@@ -25,6 +25,15 @@ pub fn flowtable_flags(table: &OffloadTable) -> u32 {
     flags
 }
 
+pub fn flowtable_hook(table: &OffloadTable) -> FlowtableHook<'_> {
+    FlowtableHook {
+        family: FAMILY_NFPROTO,
+        table: table.name,
+        name: table.flowtable.name,
+        priority: table.flowtable.priority,
+    }
+}
+
 /// Expression names the offload rule consists of, as the kernel lists them back.
 pub const RULE_EXPRESSIONS: [&str; 3] = ["meta", "lookup", "flow_offload"];
 
@@ -34,14 +43,8 @@ pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
     let family = FAMILY_NFPROTO;
     let ft = &table.flowtable;
     batch.add_table(family, table.name);
-    let flowtable = batch.add_flowtable(
-        family,
-        table.name,
-        ft.name,
-        ft.priority,
-        &ft.devices,
-        flowtable_flags(table),
-    );
+    let flowtable =
+        batch.add_flowtable(&flowtable_hook(table), &ft.devices, flowtable_flags(table));
     let chain = &table.chain;
     let protos: Vec<[u8; 1]> = chain.l4protos.iter().map(|p| [l4proto_number(p)]).collect();
     let elements: Vec<&[u8]> = protos.iter().map(|p| &p[..]).collect();
