@@ -38,12 +38,37 @@ pub struct Flowtable {
     pub hw_offload: bool,
 }
 
+/// Transport protocols flows are offloaded for (the flowtable carries TCP and UDP only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L4Proto {
+    Tcp,
+    Udp,
+}
+
+impl L4Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            L4Proto::Tcp => "tcp",
+            L4Proto::Udp => "udp",
+        }
+    }
+
+    /// The IP protocol number `meta l4proto` compares with.
+    pub fn number(self) -> u8 {
+        match self {
+            L4Proto::Tcp => libc::IPPROTO_TCP as u8,
+            L4Proto::Udp => libc::IPPROTO_UDP as u8,
+        }
+    }
+}
+
 /// `meta l4proto { tcp, udp } flow add @<flowtable>` in a forward filter chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OffloadChain {
     pub name: &'static str,
     pub priority: i32,
-    pub l4protos: Vec<&'static str>,
+    pub l4protos: Vec<L4Proto>,
     pub flowtable: &'static str,
 }
 
@@ -80,7 +105,7 @@ impl Ruleset {
             chain: OffloadChain {
                 name: CHAIN,
                 priority: CHAIN_PRIORITY,
-                l4protos: vec!["tcp", "udp"],
+                l4protos: vec![L4Proto::Tcp, L4Proto::Udp],
                 flowtable: FLOWTABLE,
             },
         });

@@ -46,7 +46,7 @@ pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
     let flowtable =
         batch.add_flowtable(&flowtable_hook(table), &ft.devices, flowtable_flags(table));
     let chain = &table.chain;
-    let protos: Vec<[u8; 1]> = chain.l4protos.iter().map(|p| [l4proto_number(p)]).collect();
+    let protos: Vec<[u8; 1]> = chain.l4protos.iter().map(|p| [p.number()]).collect();
     let elements: Vec<&[u8]> = protos.iter().map(|p| &p[..]).collect();
     batch.add_anonymous_set(
         family,
@@ -84,12 +84,4 @@ pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
         ],
     );
     flowtable
-}
-
-fn l4proto_number(name: &str) -> u8 {
-    match name {
-        "tcp" => libc::IPPROTO_TCP as u8,
-        "udp" => libc::IPPROTO_UDP as u8,
-        other => unreachable!("the model offloads tcp and udp only, not {other}"),
-    }
 }

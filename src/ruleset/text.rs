@@ -42,7 +42,12 @@ pub fn render(ruleset: &Ruleset) -> String {
     let _ = writeln!(
         out,
         "\t\tmeta l4proto {{ {} }} flow add @{}",
-        chain.l4protos.join(", "),
+        chain
+            .l4protos
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         chain.flowtable
     );
     let _ = writeln!(out, "\t}}\n}}");
