@@ -119,6 +119,15 @@ release_client udp1
 wait_client tcp1 >/dev/null
 wait_client udp1 >/dev/null
 
+# Hardware asked for on veth, as it is: ethtool says it cannot, so the plan asks for
+# software and says why, and the kernel is never asked for `flags offload`.
+write_config 1 eth0 eth1
+out=$(fw4o --config /tmp/cfg apply 2>&1)
+echo "$out"
+check "hardware on veth: the plan says why it is software" \
+	has 'eth0  software, unknown driver cannot offload (hw-tc-offload off [fixed])' "$out"
+check "hardware on veth: software flowtable, no flags offload" no_hw_flag
+
 # Hardware asked for where the kernel cannot: a snapshot whose devices claim
 # hw-tc-offload (as a driver with tc offload but no flowtable offload would).
 write_config 1 eth0 eth1
