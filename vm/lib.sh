@@ -208,6 +208,39 @@ nft_named_counter() {
 	nsx "$1" nft list counter "$2" "$3" "$4" | awk '{ for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
 }
 
+# ------------------------------------------------------------------ offload checks
+# offloaded_flow NAME PROTO HOST PORT SLOW_FN HOLD_MS: starts a server and a client that
+# sends N messages every INTERVAL ms and then holds the connection open; checks, while it
+# is open, that conntrack shows [OFFLOAD], that SLOW_FN (a function printing a packet
+# counter of the slow path) grew by 1..MAX_SLOW, and that conntrack accounting saw the
+# other 2N - MAX_SLOW packets (the fast path). Returns 1 if the flow never got going.
+# Leaves the client holding the connection (release_client NAME, wait_client NAME) and
+# its conntrack line in FLOW_CT.
+offloaded_flow() {
+	_n=$1 _p=$2 _h=$3 _port=$4 _slow_fn=$5 _hold=$6
+	start_server "$_p" "$_port" || { fail "$_n: server"; return 1; }
+	_before=$($_slow_fn)
+	start_client "$_n" "$_p" "$_h" "$_port" -n "$N" -i "$INTERVAL" -h "$_hold"
+	if ! wait_ready "$_n" 30; then
+		fail "$_n: client did not get its $N echoes"
+		wait_client "$_n"
+		return 1
+	fi
+	FLOW_CT=$(ct_line "$_p" "$_port")
+	_slow=$(($($_slow_fn) - _before))
+	_ctp=$(ct_packets "$_p" "$_port")
+	echo "$_n: conntrack: $FLOW_CT"
+	echo "$_n: slow-path packets: $_slow, conntrack packets (both directions): $_ctp"
+	check "$_n: conntrack entry is [OFFLOAD] while the connection is open" ct_offloaded "$_p" "$_port"
+	check "$_n: only $_slow <= $MAX_SLOW packets took the slow path" \
+		test "$_slow" -ge 1 -a "$_slow" -le "$MAX_SLOW"
+	# conntrack accounting counts slow-path packets itself and fast-path ones through
+	# the flowtable's counter; what the slow path did not see took the fast path
+	_fast=$((${_ctp:-0} - _slow))
+	check "$_n: $_fast >= $((2 * N - MAX_SLOW)) packets took the fast path (conntrack $_ctp - slow path $_slow)" \
+		test $_fast -ge $((2 * N - MAX_SLOW))
+}
+
 # ------------------------------------------------------------------ firewall4
 # fw4_adapt RULESET: stock fw4 output (tests/fixtures/fw4) made loadable here, on
 # stdout: its devices br-lan/pppoe-wan renamed eth0/eth1 (set ROUTER_LAN_DEV=eth0

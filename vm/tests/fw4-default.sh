@@ -47,30 +47,11 @@ slow_path() { nft_counter $ROUTER_NS inet observe forward 'l4proto'; }
 # flow_check NAME PROTO HOST PORT
 flow_check() {
 	_n=$1 _p=$2 _h=$3 _port=$4
-	start_server "$_p" "$_port" || { fail "$_n: server"; return; }
-	_before=$(slow_path)
-	start_client "$_n" "$_p" "$_h" "$_port" -n $N -i $INTERVAL -h 30000
-	if ! wait_ready "$_n" 30; then
-		fail "$_n: client did not get its $N echoes"
-		wait_client "$_n"
-		return
-	fi
-	_ct=$(ct_line "$_p" "$_port")
-	_slow=$(($(slow_path) - _before))
-	_ctp=$(ct_packets "$_p" "$_port")
-	echo "$_n: conntrack: $_ct"
-	echo "$_n: slow-path forwarded packets: $_slow, conntrack packets (both directions): $_ctp"
-	check "$_n: conntrack entry is [OFFLOAD] while the connection is open" ct_offloaded "$_p" "$_port"
-	check "$_n: only $_slow <= $MAX_SLOW packets were forwarded on the slow path" \
-		test "$_slow" -ge 1 -a "$_slow" -le $MAX_SLOW
-	# conntrack accounting: slow-path packets + fast-path ones (flowtable counter)
-	_fast=$((${_ctp:-0} - _slow))
-	check "$_n: $_fast >= $((2 * N - MAX_SLOW)) packets took the fast path (flowtable counter $_ctp - slow path $_slow)" \
-		test $_fast -ge $((2 * N - MAX_SLOW))
+	offloaded_flow "$@" slow_path 30000 || return
 	case $_h in
 	*:*) ;;
 	*) check "$_n: masqueraded (replies go to the router's wan address)" \
-		sh -c 'echo "$1" | grep -q "src=$2 dst=$3 sport=$4 "' - "$_ct" "$SERVER_IP" "$ROUTER_WAN_IP" "$_port" ;;
+		sh -c 'echo "$1" | grep -q "src=$2 dst=$3 sport=$4 "' - "$FLOW_CT" "$SERVER_IP" "$ROUTER_WAN_IP" "$_port" ;;
 	esac
 	release_client "$_n"
 	wait_client "$_n"

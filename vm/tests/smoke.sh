@@ -69,29 +69,8 @@ fwd_packets() { nft_counter $ROUTER_NS inet fw4_offload forward 'flow add @ft'; 
 
 # flow_check NAME PROTO HOST PORT
 flow_check() {
-	_n=$1 _p=$2 _h=$3 _port=$4
-	start_server "$_p" "$_port" || { fail "$_n: server"; return; }
-	_before=$(fwd_packets)
-	start_client "$_n" "$_p" "$_h" "$_port" -n $N -i $INTERVAL -h $HOLD
-	if ! wait_ready "$_n" 30; then
-		fail "$_n: client did not get its $N echoes"
-		wait_client "$_n"
-		return
-	fi
-	# the connection is open now
-	_ct=$(ct_line "$_p" "$_port")
-	_fwd=$(($(fwd_packets) - _before))
-	_ctp=$(ct_packets "$_p" "$_port")
-	echo "$_n: conntrack: $_ct"
-	echo "$_n: forward chain packets: $_fwd, conntrack packets (both directions): $_ctp"
-	check "$_n: conntrack entry is [OFFLOAD] while the connection is open" ct_offloaded "$_p" "$_port"
-	check "$_n: forward chain saw only $_fwd <= $MAX_SLOW packets (slow path before offload)" \
-		test "$_fwd" -ge 1 -a "$_fwd" -le $MAX_SLOW
-	# conntrack accounting counts slow-path packets itself and fast-path ones through
-	# the flowtable's counter; what the forward chain did not see took the fast path
-	_fast=$((${_ctp:-0} - _fwd))
-	check "$_n: $_fast >= $((2 * N - MAX_SLOW)) packets took the fast path (flowtable counter $_ctp - forward chain $_fwd)" \
-		test $_fast -ge $((2 * N - MAX_SLOW))
+	_n=$1 _p=$2 _port=$4
+	offloaded_flow "$@" fwd_packets $HOLD || return
 	release_client "$_n"
 	wait_client "$_n"
 	check "$_n: client got every byte back" test $? -eq 0
