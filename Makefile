@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden kernel-check fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -50,6 +50,11 @@ vm-apply: build
 # Every golden case applied over netlink and listed back with nft, in the VM.
 vm-golden: build
 	BIN=$(BIN) tests/vm-golden
+
+# The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
+# KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).
+kernel-check:
+	kernel/check
 
 fuzz:
 	fuzz/run $(FUZZ_RUNS)
