@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit live nft-check vm vm-apply vm-golden fuzz-smoke
+test: lint unit live nft-check vm vm-apply vm-golden fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
