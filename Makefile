@@ -54,7 +54,7 @@ vm-golden: build
 # The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).
 kernel-check:
-	kernel/check
+	KBUILD_DIR=$(CURDIR)/build/kernel kernel/check
 
 fuzz:
 	fuzz/run $(FUZZ_RUNS)
