@@ -26,7 +26,7 @@ use std::io::{self, BufRead};
 
 use serde::Serialize;
 
-use super::{Line, Lines};
+use super::{fill, Line, Lines};
 
 /// The one flag the kernel prints after the reply tuple, ordered by strength.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -140,16 +140,12 @@ impl<'a> Partial<'a> {
     }
 }
 
-/// Sets a field once: a key twice in one place is not a line the kernel prints.
+/// Sets a number once; `what` is the error for a bad or repeated one.
 fn set<T>(field: &mut Option<T>, value: &str, what: &'static str) -> Result<(), &'static str>
 where
     T: std::str::FromStr,
 {
-    if field.is_some() {
-        return Err(what);
-    }
-    *field = Some(value.parse().map_err(|_| what)?);
-    Ok(())
+    fill(field, value.parse().ok()).map_err(|_| what)
 }
 
 /// Parses one line; the error says what was wrong.
@@ -214,11 +210,7 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
             "dst" | "sport" | "dport" | "packets" | "bytes" if !started => {
                 return Err("tuple key before src=");
             }
-            "dst" => {
-                if tuple.dst.replace(value).is_some() {
-                    return Err("dst= twice");
-                }
-            }
+            "dst" => fill(&mut tuple.dst, Some(value)).map_err(|_| "dst= twice")?,
             "sport" => set(&mut tuple.sport, value, "bad sport")?,
             "dport" => set(&mut tuple.dport, value, "bad dport")?,
             "packets" => set(&mut tuple.packets, value, "bad packets")?,

@@ -13,6 +13,7 @@
 //! of thousands of lines and is never read whole.
 
 pub mod conntrack;
+pub mod ppe;
 
 use std::io::{self, BufRead};
 
@@ -99,6 +100,23 @@ impl<R: BufRead> Lines<R> {
             Err(_) => Line::NotText,
         }))
     }
+}
+
+/// Why [`fill`] refused a value.
+enum Fill {
+    Twice,
+    Bad,
+}
+
+/// Stores a parsed value (`None`: it did not parse) in a field that has none yet: both
+/// files print each key at most once a line, so a second one means a line they did not
+/// print.
+fn fill<T>(field: &mut Option<T>, value: Option<T>) -> Result<(), Fill> {
+    if field.is_some() {
+        return Err(Fill::Twice);
+    }
+    *field = Some(value.ok_or(Fill::Bad)?);
+    Ok(())
 }
 
 #[cfg(test)]
