@@ -8,7 +8,7 @@
 //!   the same lines for bound entries only) and the `stats` file added by the
 //!   kmod-nft-offload kernel series.
 //!
-//! Both read from any [`BufRead`] through [`Lines`], which reuses one buffer and never
+//! Both read from any [`BufRead`] through one line reader that reuses one buffer and never
 //! holds more than [`MAX_LINE`] bytes: a conntrack table on a 128 MB router can have tens
 //! of thousands of lines and is never read whole.
 
@@ -23,7 +23,7 @@ pub const MAX_LINE: usize = 2048;
 
 /// One line of input, as [`Lines::next_line`] gives it.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line<'a> {
+enum Line<'a> {
     /// A line without its newline.
     Text(&'a str),
     /// A line longer than [`MAX_LINE`]: consumed and dropped.
@@ -34,14 +34,14 @@ pub enum Line<'a> {
 
 /// A line reader over any [`BufRead`] that reuses one buffer of at most [`MAX_LINE`]
 /// bytes, whatever the input holds.
-pub struct Lines<R> {
+struct Lines<R> {
     input: R,
     buf: Vec<u8>,
     number: u64,
 }
 
 impl<R: BufRead> Lines<R> {
-    pub fn new(input: R) -> Lines<R> {
+    fn new(input: R) -> Lines<R> {
         Lines {
             input,
             buf: Vec::new(),
@@ -50,13 +50,13 @@ impl<R: BufRead> Lines<R> {
     }
 
     /// The number of the line last returned, counting from 1.
-    pub fn number(&self) -> u64 {
+    fn number(&self) -> u64 {
         self.number
     }
 
     /// The next line, or `None` at the end of the input. A last line without a newline
     /// counts as a line.
-    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.buf.clear();
         let mut too_long = false;
         let mut seen = false;
