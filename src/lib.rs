@@ -13,6 +13,7 @@ pub mod plan;
 pub mod report;
 pub mod ruleset;
 pub mod snapshot;
+pub mod stats;
 pub mod topology;
 pub mod ubus;
 pub mod uci;

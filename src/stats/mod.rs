@@ -1,0 +1,158 @@
+//! Live statistics: what the kernel says about offloaded flows, for the daemon's ubus
+//! `status` and `flows` methods.
+//!
+//! - [`conntrack`]: `/proc/net/nf_conntrack`, one flow a line, with its offload flag
+//!   (`[HW_OFFLOAD]`, `[OFFLOAD]`); a counting pass ([`conntrack::Summary`]) and a bounded,
+//!   filtered listing ([`conntrack::list`]).
+//! - [`ppe`]: MediaTek PPE debugfs files, `/sys/kernel/debug/ppeN/entries` (and `bind`,
+//!   the same lines for bound entries only) and the `stats` file added by the
+//!   kmod-nft-offload kernel series.
+//!
+//! Both read from any [`BufRead`] through one line reader that reuses one buffer and never
+//! holds more than [`MAX_LINE`] bytes: a conntrack table on a 128 MB router can have tens
+//! of thousands of lines and is never read whole.
+
+pub mod conntrack;
+pub mod ppe;
+
+use std::io::{self, BufRead};
+
+/// The longest line kept. The longest line the kernel prints (IPv6 conntrack entry with
+/// accounting, zones, a security context and delta-time) is well under half of this.
+pub const MAX_LINE: usize = 2048;
+
+/// One line of input, as [`Lines::next_line`] gives it.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    /// A line without its newline.
+    Text(&'a str),
+    /// A line longer than [`MAX_LINE`]: consumed and dropped.
+    TooLong,
+    /// A line that is not UTF-8 (the kernel prints ASCII): dropped.
+    NotText,
+}
+
+/// A line reader over any [`BufRead`] that reuses one buffer of at most [`MAX_LINE`]
+/// bytes, whatever the input holds.
+struct Lines<R> {
+    input: R,
+    buf: Vec<u8>,
+    number: u64,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(input: R) -> Lines<R> {
+        Lines {
+            input,
+            buf: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The number of the line last returned, counting from 1.
+    fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The next line, or `None` at the end of the input. A last line without a newline
+    /// counts as a line.
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut seen = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                if !seen {
+                    return Ok(None);
+                }
+                break;
+            }
+            seen = true;
+            let (part, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(end) => (&chunk[..end], end + 1, true),
+                None => (chunk, chunk.len(), false),
+            };
+            // Past the limit, keep consuming to the newline but stop storing.
+            if !too_long {
+                if self.buf.len() + part.len() > MAX_LINE {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(part);
+                }
+            }
+            self.input.consume(used);
+            if done {
+                break;
+            }
+        }
+        self.number += 1;
+        if too_long {
+            return Ok(Some(Line::TooLong));
+        }
+        Ok(Some(match std::str::from_utf8(&self.buf) {
+            Ok(text) => Line::Text(text),
+            Err(_) => Line::NotText,
+        }))
+    }
+}
+
+/// Why [`fill`] refused a value.
+enum Fill {
+    Twice,
+    Bad,
+}
+
+/// Stores a parsed value (`None`: it did not parse) in a field that has none yet: both
+/// files print each key at most once a line, so a second one means a line they did not
+/// print.
+fn fill<T>(field: &mut Option<T>, value: Option<T>) -> Result<(), Fill> {
+    if field.is_some() {
+        return Err(Fill::Twice);
+    }
+    *field = Some(value.ok_or(Fill::Bad)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8], capacity: usize) -> Vec<String> {
+        let mut lines = Lines::new(io::BufReader::with_capacity(capacity, input));
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line().unwrap() {
+            out.push(match line {
+                Line::Text(t) => t.to_string(),
+                other => format!("{other:?}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_whatever_the_buffer_size() {
+        let long = "x".repeat(MAX_LINE + 1);
+        let exact = "y".repeat(MAX_LINE);
+        let input = format!("a\n\nb c\n{long}\n{exact}\n\u{e9}\nlast");
+        let mut bytes = input.into_bytes();
+        bytes.extend_from_slice(b"\n\xff\n");
+        let want = [
+            "a", "", "b c", "TooLong", &exact, "\u{e9}", "last", "NotText",
+        ];
+        for capacity in [1, 2, 7, 64, 8192] {
+            assert_eq!(all(&bytes, capacity), want, "capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn last_line_without_newline_and_empty_input() {
+        assert_eq!(all(b"only", 4), ["only"]);
+        assert!(all(b"", 4).is_empty());
+    }
+}
