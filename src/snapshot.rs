@@ -7,6 +7,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::topology::sysfs::{entries, read_optional};
 use crate::topology::WED_DRIVERS;
 use crate::System;
 
@@ -64,24 +65,17 @@ fn copy_device(src: &Path, dst: &Path) -> Result<()> {
             write(&target, &text)?;
         }
     }
-    for entry in fs::read_dir(src).map_err(|e| Error::io(src, e))? {
-        let name = entry.map_err(|e| Error::io(src, e))?.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(lower) = name.strip_prefix("lower_") {
-            link(&format!("../{lower}"), &dst.join(name))?;
-        }
+    for lower in entries(src, |e| e.strip_prefix("lower_"))? {
+        link(&format!("../{lower}"), &dst.join(format!("lower_{lower}")))?;
     }
     let brif = src.join("brif");
     if brif.is_dir() {
         create_dir(&dst.join("brif"))?;
-        for entry in fs::read_dir(&brif).map_err(|e| Error::io(&brif, e))? {
-            let port = entry.map_err(|e| Error::io(&brif, e))?.file_name();
-            if let Some(port) = port.to_str() {
-                link(
-                    &format!("../../{port}/brport"),
-                    &dst.join("brif").join(port),
-                )?;
-            }
+        for port in entries(&brif, |e| Some(e))? {
+            link(
+                &format!("../../{port}/brport"),
+                &dst.join("brif").join(&port),
+            )?;
         }
     }
     Ok(())
@@ -106,16 +100,6 @@ fn redact(config: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
-}
-
-fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        // sysfs attributes a device lacks read as ENOENT, EINVAL or EOPNOTSUPP.
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
 }
 
 fn create_dir(path: &Path) -> Result<()> {

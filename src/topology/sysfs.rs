@@ -134,11 +134,13 @@ impl LinkSource for SysfsLinks {
     }
 }
 
-/// File content, or `None` if it does not exist (a device or attribute that is absent).
-fn read_optional(path: &Path) -> Result<Option<String>> {
+/// File content, or `None` where there is none: an absent device or attribute, or a
+/// sysfs attribute this device does not support (it reads as EINVAL or EOPNOTSUPP).
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
 }
@@ -164,7 +166,7 @@ fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Sorted directory entry names that `select` maps; an absent directory has none.
-fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
