@@ -101,7 +101,7 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
         Err(e) => return Err(kernel_error(e)),
     };
 
-    let reasons = probe_hardware(&nft, &outcome.plan)?;
+    let reasons = probe_hardware(&nft, &outcome.plan, &outcome.ruleset)?;
     let plan = outcome.plan.in_software(&reasons);
     let ruleset = Ruleset::from_plan(&plan);
     let t = transaction(&ruleset, &state);
@@ -118,13 +118,20 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
 
 /// Asks the kernel, device by device and without committing anything, which devices
 /// refuse hardware offload, and why.
-fn probe_hardware(nft: &Nftables, plan: &OffloadPlan) -> Result<BTreeMap<String, String>> {
+fn probe_hardware(
+    nft: &Nftables,
+    plan: &OffloadPlan,
+    ruleset: &Ruleset,
+) -> Result<BTreeMap<String, String>> {
     let mut refused = BTreeMap::new();
-    let ruleset = Ruleset::from_plan(plan);
     let Some(table) = ruleset.table.as_ref() else {
         return Ok(refused);
     };
     let flags = flowtable_flags(table);
+    let hook = FlowtableHook {
+        table: PROBE_TABLE,
+        ..flowtable_hook(table)
+    };
     for dev in plan
         .devices
         .iter()
@@ -132,10 +139,6 @@ fn probe_hardware(nft: &Nftables, plan: &OffloadPlan) -> Result<BTreeMap<String,
     {
         let mut batch = Batch::new();
         batch.add_table(FAMILY_NFPROTO, PROBE_TABLE);
-        let hook = FlowtableHook {
-            table: PROBE_TABLE,
-            ..flowtable_hook(table)
-        };
         let seq = batch.add_flowtable(&hook, std::slice::from_ref(&dev.name), flags);
         match nft.check(batch) {
             Ok(()) => {}
