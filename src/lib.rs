@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod netlink;
 pub mod nftables;
@@ -14,6 +15,7 @@ pub mod report;
 pub mod ruleset;
 pub mod snapshot;
 pub mod stats;
+pub mod status;
 pub mod topology;
 pub mod ubus;
 pub mod uci;

@@ -5,8 +5,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use fw4_offload::daemon::{self, OBJECT};
+use fw4_offload::error::Error;
+use fw4_offload::stats::conntrack::Query;
+use fw4_offload::status::{self, Sources, Status};
+use fw4_offload::ubus::{self, call::call};
 use fw4_offload::{apply, report, ruleset, System};
+use serde_json::{Map, Value as Json};
 
 const USAGE: &str = "\
 usage: fw4-offload [--root DIR] [--config DIR] [--json] <command>
@@ -16,19 +23,45 @@ commands:
   check          validate config and topology; say what is offloaded and why
   snapshot OUT   collect config, sysfs and ethtool facts into OUT for a bug report
   apply          load the ruleset in one atomic batch (hardware falls back to software)
+  status         what is offloaded, in hardware or software, and why; flow and PPE counts
+  flows          the offloaded flows (--limit N, --offset N, --proto tcp|udp, --hw|--sw)
+  devices        how each zone device resolved into the flowtable
+  daemon         the procd service: ubus object `offload`, hotplug, syslog
 
 options:
   --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
+                 (status and flows: DIR/proc/net/nf_conntrack and DIR/sys/kernel/debug)
   --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
   --json         machine-readable output
   --dry-run      apply: let the kernel check the batch, then discard it
+  -s PATH        ubusd's socket (default /var/run/ubus/ubus.sock); status, flows and
+                 devices ask the daemon there and compute the answer themselves when it
+                 does not run
+  --syslog PATH  daemon: the syslog socket (default /dev/log; stderr when absent)
+  --debounce MS  daemon: quiet time that ends a burst of link events (default 500)
 ";
+
+/// How long the CLI waits for the daemon's answer (a `status` reads all of conntrack).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum Command {
     Print,
     Check,
     Snapshot(PathBuf),
     Apply,
+    Status,
+    Flows,
+    Devices,
+    Daemon,
+}
+
+/// `flows` filters, as ubus takes them.
+#[derive(Default)]
+struct FlowArgs {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    proto: Option<String>,
+    hw: Option<bool>,
 }
 
 struct Args {
@@ -36,6 +69,10 @@ struct Args {
     config: Option<PathBuf>,
     json: bool,
     dry_run: bool,
+    flows: FlowArgs,
+    /// `flows` filters, checked.
+    query: Query,
+    daemon: daemon::Options,
     command: Command,
 }
 
@@ -44,12 +81,24 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     let mut parser = lexopt::Parser::from_env();
     let (mut root, mut config, mut command) = (None, None, None);
     let (mut json, mut dry_run) = (false, false);
+    let mut flows = FlowArgs::default();
+    let mut daemon = daemon::Options::default();
     while let Some(arg) = parser.next()? {
         match arg {
             Long("root") => root = Some(parser.value()?.into()),
             Long("config") => config = Some(parser.value()?.into()),
             Long("json") => json = true,
             Long("dry-run") => dry_run = true,
+            Short('s') => daemon.ubus = parser.value()?.into(),
+            Long("syslog") => daemon.syslog = parser.value()?.into(),
+            Long("debounce") => {
+                daemon.debounce = Duration::from_millis(parser.value()?.parse()?);
+            }
+            Long("limit") => flows.limit = Some(parser.value()?.parse()?),
+            Long("offset") => flows.offset = Some(parser.value()?.parse()?),
+            Long("proto") => flows.proto = Some(parser.value()?.string()?),
+            Long("hw") => flows.hw = Some(true),
+            Long("sw") => flows.hw = Some(false),
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -60,6 +109,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
                     "check" => Command::Check,
                     "snapshot" => Command::Snapshot(parser.value()?.into()),
                     "apply" => Command::Apply,
+                    "status" => Command::Status,
+                    "flows" => Command::Flows,
+                    "devices" => Command::Devices,
+                    "daemon" => Command::Daemon,
                     other => return Err(format!("unknown command '{other}'").into()),
                 });
             }
@@ -67,12 +120,77 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         }
     }
     let command = command.ok_or("no command given")?;
+    let query = status::query(flows.limit, flows.offset, flows.proto.as_deref(), flows.hw)
+        .map_err(|e| e.to_string())?;
     Ok(Args {
         root,
         config,
         json,
         dry_run,
+        flows,
+        query,
+        daemon,
         command,
+    })
+}
+
+impl FlowArgs {
+    fn to_ubus(&self) -> Map<String, Json> {
+        let mut args = Map::new();
+        let mut set = |key: &str, value: Option<Json>| {
+            if let Some(value) = value {
+                args.insert(key.into(), value);
+            }
+        };
+        set("limit", self.limit.map(Json::from));
+        set("offset", self.offset.map(Json::from));
+        set("proto", self.proto.clone().map(Json::from));
+        set("hw", self.hw.map(Json::from));
+        args
+    }
+}
+
+/// Asks the running daemon; `None` when it does not run (no ubusd, or no object
+/// `offload` on it), so the caller computes the answer itself.
+fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
+    if args.root.is_some() || args.config.is_some() {
+        return None; // the daemon knows this system only
+    }
+    let params = match method {
+        "flows" => args.flows.to_ubus(),
+        _ => Map::new(),
+    };
+    match call(&args.daemon.ubus, OBJECT, method, &params, CALL_TIMEOUT) {
+        Ok(data) => Some(Ok(Json::Object(data))),
+        Err(ubus::Error::Io(_)) | Err(ubus::Error::Status(ubus::message::Status::NotFound)) => None,
+        Err(e) => Some(Err(Error::io(&args.daemon.ubus, std::io::Error::other(e)))),
+    }
+}
+
+/// `status`, `flows` or `devices` computed here, as the daemon would answer.
+fn compute(args: &Args, system: &System, method: &str) -> Result<Json, Error> {
+    let sources = args
+        .root
+        .as_deref()
+        .map_or_else(Sources::live, Sources::under);
+    Ok(match method {
+        "flows" => {
+            let page = sources
+                .flows(&args.query)
+                .map_err(|e| Error::io(&sources.conntrack, std::io::Error::other(e)))?;
+            serde_json::json!(page)
+        }
+        "devices" => serde_json::json!({ "devices": system.run()?.plan.devices }),
+        _ => {
+            let outcome = system.run()?;
+            // A snapshot has no kernel to ask.
+            let loaded = match args.root {
+                Some(_) => Err("a snapshot has no kernel state".to_string()),
+                None => apply::inspect(&outcome.ruleset).map_err(|e| e.to_string()),
+            };
+            let status = Status::gather("cli", &outcome.plan, loaded, &sources, None);
+            serde_json::json!(status)
+        }
     })
 }
 
@@ -81,7 +199,7 @@ fn to_json(value: &impl serde::Serialize) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    let mut args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("fw4-offload: {e}\n{USAGE}");
@@ -95,7 +213,32 @@ fn main() -> ExitCode {
     if let Some(dir) = args.config.clone() {
         system.config_dir = dir;
     }
+    let live = |method: &str, render: fn(&Json) -> String| {
+        ask_daemon(&args, method)
+            .unwrap_or_else(|| compute(&args, &system, method))
+            .map(|report| match args.json {
+                true => to_json(&report),
+                false => render(&report),
+            })
+    };
     let result = match &args.command {
+        Command::Status => live("status", report::render_status),
+        Command::Flows => live("flows", report::render_flows),
+        Command::Devices => live("devices", report::render_devices),
+        Command::Daemon => {
+            let sources = args
+                .root
+                .as_deref()
+                .map_or_else(Sources::live, Sources::under);
+            let options = std::mem::take(&mut args.daemon);
+            return match daemon::run(system, sources, options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw4-offload: daemon: {e}");
+                    ExitCode::from(3)
+                }
+            };
+        }
         Command::Print => system.run().map(|outcome| {
             if args.json {
                 return to_json(&outcome.ruleset);

@@ -1,6 +1,9 @@
-//! `check` output for people: the mode, then one line per device with its reason.
+//! Output for people: `check` and `apply` (the mode, then one line per device with its
+//! reason), and `status`, `flows` and `devices`.
 
 use std::fmt::Write;
+
+use serde_json::Value as Json;
 
 use crate::apply::{Applied, Loaded};
 use crate::plan::{Decision, OffloadPlan};
@@ -111,4 +114,158 @@ pub fn render_loaded(loaded: &std::result::Result<Loaded, crate::error::Error>) 
         }
     }
     out
+}
+
+/// `status` for people, from the report as ubus carries it (the daemon's answer and the
+/// CLI's own are the same JSON).
+pub fn render_status(status: &Json) -> String {
+    let mut out = String::new();
+    let s = |v: &Json| v.as_str().unwrap_or("?").to_string();
+    let _ = writeln!(
+        out,
+        "requested: {}; effective: {} (answered by {})",
+        s(&status["requested"]),
+        status["effective"].as_str().unwrap_or("unknown"),
+        s(&status["source"]),
+    );
+    let loaded = &status["loaded"];
+    let _ = match (&loaded["error"], &loaded["flowtable"]) {
+        (Json::String(e), _) => writeln!(out, "flowtable: unknown ({e})"),
+        (_, Json::Null) => writeln!(out, "flowtable: none loaded"),
+        (_, ft) => writeln!(
+            out,
+            "flowtable: {} {} on {} (flags {:#x})",
+            s(&ft["table"]),
+            s(&ft["name"]),
+            join(&ft["devices"]),
+            ft["flags"].as_u64().unwrap_or(0)
+        ),
+    };
+    let flows = &status["flows"];
+    let _ = match &flows["error"] {
+        Json::String(e) => writeln!(out, "flows: unknown ({e})"),
+        _ => {
+            let n = |group: &str, key: &str| flows[group][key].as_u64().unwrap_or(0);
+            writeln!(
+                out,
+                "flows: {} of {} offloaded ({} software, {} hardware); tcp {}+{}, udp {}+{}",
+                n("all", "software") + n("all", "hardware"),
+                n("all", "total"),
+                n("all", "software"),
+                n("all", "hardware"),
+                n("tcp", "software"),
+                n("tcp", "hardware"),
+                n("udp", "software"),
+                n("udp", "hardware"),
+            )
+        }
+    };
+    for ppe in status["ppe"].as_array().into_iter().flatten() {
+        let entries = &ppe["entries"];
+        let _ = write!(out, "{}: ", s(&ppe["name"]));
+        let _ = match &entries["error"] {
+            Json::String(e) => write!(out, "entries unknown ({e})"),
+            _ => write!(
+                out,
+                "{} bound of {} entries",
+                entries["bound"].as_u64().unwrap_or(0),
+                entries["total"].as_u64().unwrap_or(0)
+            ),
+        };
+        let stats = &ppe["stats"];
+        let _ = match (&stats["error"], stats.is_object()) {
+            (Json::String(e), _) => writeln!(out, "; stats unknown ({e})"),
+            (_, true) => writeln!(
+                out,
+                "; {} committed, {} without a free way, {} of {} buckets full",
+                stats["committed"],
+                stats["bind_no_free_way"],
+                stats["buckets_full"],
+                stats["buckets"]
+            ),
+            (_, false) => writeln!(out),
+        };
+    }
+    if let Some(last) = status["last_apply"].as_object() {
+        let what = match (&last["error"], last["changes"].as_array()) {
+            (Json::String(e), _) => format!("failed: {e}"),
+            (_, Some(c)) if !c.is_empty() => {
+                let c: Vec<String> = c.iter().map(s).collect();
+                c.join("; ")
+            }
+            _ => "nothing to change".into(),
+        };
+        let _ = writeln!(out, "last apply ({}): {what}", s(&last["trigger"]));
+        if let Json::String(fallback) = &last["fallback"] {
+            let _ = writeln!(out, "fallback: {fallback}");
+        }
+    }
+    out + &render_devices(status)
+}
+
+/// `devices`: each device, its decision's reason, and how its zones reached it.
+pub fn render_devices(report: &Json) -> String {
+    let mut out = String::new();
+    let devices = report["devices"].as_array().map_or(&[][..], Vec::as_slice);
+    let name = |d: &Json| d["name"].as_str().unwrap_or("?").to_string();
+    let width = devices.iter().map(|d| name(d).len()).max().unwrap_or(0);
+    for d in devices {
+        let _ = writeln!(
+            out,
+            "  {:width$}  {}",
+            name(d),
+            d["reason"].as_str().unwrap_or("")
+        );
+        let via: Vec<String> = d["via"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:width$}  zone {}: {}",
+            "",
+            join(&d["zones"]),
+            via.join(" -> ")
+        );
+    }
+    out
+}
+
+/// `flows`: one offloaded flow a line, as conntrack's original direction shows it.
+pub fn render_flows(page: &Json) -> String {
+    let mut out = String::new();
+    let flows = page["flows"].as_array().map_or(&[][..], Vec::as_slice);
+    for f in flows {
+        let o = &f["original"];
+        let port = |p: &Json| p.as_u64().map_or(String::new(), |p| format!(":{p}"));
+        let _ = writeln!(
+            out,
+            "{:<11} {:<4} {}{} -> {}{}",
+            f["flag"].as_str().unwrap_or("?"),
+            f["l4"].as_str().unwrap_or("?"),
+            o["src"].as_str().unwrap_or("?"),
+            port(&o["sport"]),
+            o["dst"].as_str().unwrap_or("?"),
+            port(&o["dport"]),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} shown of {} matching",
+        flows.len(),
+        page["matched"].as_u64().unwrap_or(0)
+    );
+    out
+}
+
+fn join(list: &Json) -> String {
+    let items: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
+    items.join(", ")
 }

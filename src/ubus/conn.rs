@@ -35,6 +35,15 @@ impl Connection {
         Self::from_stream(UnixStream::connect(path)?)
     }
 
+    /// As [`Connection::connect`], with reads and writes bounded by `timeout` from the
+    /// start (HELLO included); [`Connection::set_timeout`] changes it later.
+    pub fn connect_timeout(path: impl AsRef<Path>, timeout: std::time::Duration) -> Result<Self> {
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Self::from_stream(stream)
+    }
+
     /// Waits for ubusd's HELLO on an already connected stream.
     pub fn from_stream(stream: UnixStream) -> Result<Self> {
         let mut conn = Connection {
@@ -51,6 +60,12 @@ impl Connection {
         }
         conn.client_id = hello.peer;
         Ok(conn)
+    }
+
+    /// Bounds blocking reads and writes (`None`: wait forever, the default).
+    pub fn set_timeout(&self, timeout: Option<std::time::Duration>) -> Result<()> {
+        self.stream.set_read_timeout(timeout)?;
+        Ok(self.stream.set_write_timeout(timeout)?)
     }
 
     pub fn client_id(&self) -> u32 {
@@ -108,6 +123,13 @@ impl Connection {
             }
             _ => None,
         })
+    }
+
+    /// Whether a whole message is buffered already: poll will not say so, the bytes
+    /// have been read (they arrived together with the answer a caller waited for).
+    pub fn buffered(&self) -> bool {
+        let pending = &self.buf[self.start..self.end];
+        matches!(message::frame_len(pending), Ok(Some(len)) if len <= pending.len())
     }
 
     /// The next complete message already buffered, if any (decode it with

@@ -70,6 +70,46 @@ pub enum Status {
     ConnectionFailed = 10,
 }
 
+impl Status {
+    /// The status a STATUS message carries; unknown codes read as [`Status::UnknownError`].
+    pub fn from_code(code: i32) -> Status {
+        const ALL: [Status; 11] = [
+            Status::Ok,
+            Status::InvalidCommand,
+            Status::InvalidArgument,
+            Status::MethodNotFound,
+            Status::NotFound,
+            Status::NoData,
+            Status::PermissionDenied,
+            Status::Timeout,
+            Status::NotSupported,
+            Status::UnknownError,
+            Status::ConnectionFailed,
+        ];
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| ALL.get(i).copied())
+            .unwrap_or(Status::UnknownError)
+    }
+
+    /// How ubus(1) words it (`ubus_strerror`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "Success",
+            Status::InvalidCommand => "Invalid command",
+            Status::InvalidArgument => "Invalid argument",
+            Status::MethodNotFound => "Method not found",
+            Status::NotFound => "Not found",
+            Status::NoData => "No response",
+            Status::PermissionDenied => "Permission denied",
+            Status::Timeout => "Request timed out",
+            Status::NotSupported => "Operation not supported",
+            Status::UnknownError => "Unknown error",
+            Status::ConnectionFailed => "Connection failed",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     pub kind: Kind,

@@ -11,6 +11,8 @@
 //! - [`server`]: what an object server sends and receives (ADD_OBJECT with a signature,
 //!   INVOKE requests, DATA + STATUS replies).
 //! - [`client`]: what a client sends (LOOKUP, INVOKE, events through ubusd's object 1).
+//! - [`call`]: waiting for the answer to a request, and a whole `ubus call` on its own
+//!   connection.
 //! - [`conn`]: a blocking unix-socket connection with a bounded read buffer that a poll(2)
 //!   loop drives.
 //!
@@ -36,6 +38,7 @@
 
 pub mod blob;
 pub mod blobmsg;
+pub mod call;
 pub mod client;
 pub mod conn;
 pub mod message;
@@ -58,6 +61,8 @@ pub enum Error {
     Io(io::Error),
     /// ubusd closed the connection.
     Closed,
+    /// A request was answered with a status other than OK (or not answered in time).
+    Status(message::Status),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -75,6 +80,7 @@ impl fmt::Display for Error {
             Error::Encode(what) => write!(f, "cannot encode ubus message: {what}"),
             Error::Io(e) => write!(f, "ubus socket: {e}"),
             Error::Closed => write!(f, "ubus socket closed by ubusd"),
+            Error::Status(status) => write!(f, "ubus: {}", status.as_str()),
         }
     }
 }

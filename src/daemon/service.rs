@@ -1,0 +1,218 @@
+//! What the daemon knows and does: the pipeline run and applied on every trigger, the last
+//! result kept for `status`, the `offload` object's methods answered, and the events
+//! those applies produce, queued until the bus can send them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value as Json};
+
+use super::bus::{Answer, Inbound};
+use crate::apply::{self, Applied};
+use crate::stats::conntrack::Query;
+use crate::status::{self, LastApply, Sources, Status};
+use crate::ubus::blobmsg::{List, Value};
+use crate::ubus::message::Status as UbusStatus;
+use crate::{Outcome, System};
+
+pub struct Service {
+    system: System,
+    sources: Sources,
+    /// The last apply that succeeded: its plan carries the kernel's fallback reasons.
+    applied: Option<Applied>,
+    last: Option<LastApply>,
+    events: Vec<(&'static str, Map<String, Json>)>,
+}
+
+fn object(value: Json) -> Map<String, Json> {
+    match value {
+        Json::Object(map) => map,
+        other => Map::from_iter([("value".to_string(), other)]),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Service {
+    pub fn new(system: System, sources: Sources) -> Service {
+        Service {
+            system,
+            sources,
+            applied: None,
+            last: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was.
+    pub fn reload(&mut self, trigger: &str) -> &LastApply {
+        let result = self
+            .system
+            .run()
+            .and_then(|outcome| apply::apply(outcome, false));
+        let mut last = LastApply {
+            trigger: trigger.to_string(),
+            time: now(),
+            changes: Vec::new(),
+            fallback: None,
+            error: None,
+        };
+        match result {
+            Ok(applied) => {
+                last.changes = applied.changes.clone();
+                last.fallback = applied.fallback.clone();
+                self.announce(&last, &applied);
+                self.applied = Some(applied);
+            }
+            Err(e) => {
+                last.error = Some(e.to_string());
+                log::error!("{trigger}: apply failed, the loaded ruleset stays as it was: {e}");
+                self.events.push((
+                    "offload.error",
+                    object(json!({ "trigger": trigger, "error": last.error })),
+                ));
+            }
+        }
+        self.last.insert(last)
+    }
+
+    /// Logs and queues the events for an apply that succeeded.
+    fn announce(&mut self, last: &LastApply, applied: &Applied) {
+        let trigger = &last.trigger;
+        match applied.changes.as_slice() {
+            [] => log::debug!("{trigger}: the kernel already holds the plan"),
+            changes => {
+                log::info!("{trigger}: applied: {}", changes.join("; "));
+                let devices: Vec<&str> = applied
+                    .plan
+                    .flowtable_devices()
+                    .map(|d| d.name.as_str())
+                    .collect();
+                self.events.push((
+                    "offload.applied",
+                    object(json!({
+                        "trigger": trigger,
+                        "changes": changes,
+                        "devices": devices,
+                        "hardware": applied.plan.hardware(),
+                    })),
+                ));
+            }
+        }
+        if let Some(reason) = &applied.fallback {
+            log::warn!("{trigger}: {reason}; software offload applied");
+            let reasons: Map<String, Json> = applied
+                .plan
+                .flowtable_devices()
+                .map(|d| (d.name.clone(), Json::from(d.reason.clone())))
+                .collect();
+            self.events.push((
+                "offload.fallback",
+                object(json!({ "reason": reason, "devices": reasons })),
+            ));
+        }
+    }
+
+    /// Events produced since the last call.
+    pub fn take_events(&mut self) -> Vec<(&'static str, Map<String, Json>)> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The plan the kernel should hold: as last applied, or computed now when no apply
+    /// has succeeded yet.
+    fn outcome(&self) -> Result<Outcome, String> {
+        match &self.applied {
+            Some(a) => Ok(Outcome {
+                plan: a.plan.clone(),
+                ruleset: a.ruleset.clone(),
+                warnings: Vec::new(),
+            }),
+            None => self.system.run().map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn status(&self) -> Result<Status, String> {
+        let outcome = self.outcome()?;
+        let loaded = apply::inspect(&outcome.ruleset).map_err(|e| e.to_string());
+        Ok(Status::gather(
+            "daemon",
+            &outcome.plan,
+            loaded,
+            &self.sources,
+            self.last.clone(),
+        ))
+    }
+
+    /// Answers a call of the `offload` object; `None` for an event (nothing to answer).
+    pub fn answer(&mut self, inbound: Inbound<'_>) -> Option<Answer> {
+        let Inbound::Call { method, args } = inbound else {
+            return None;
+        };
+        let failed = |error: String| Answer {
+            data: Some(object(json!({ "error": error }))),
+            status: UbusStatus::UnknownError,
+        };
+        Some(match method {
+            "status" => match self.status() {
+                Ok(status) => Answer::ok(object(json!(status))),
+                Err(e) => failed(e),
+            },
+            "devices" => match self.outcome() {
+                Ok(o) => Answer::ok(object(json!({ "devices": o.plan.devices }))),
+                Err(e) => failed(e),
+            },
+            "flows" => match flows_query(args) {
+                Ok(query) => match self.sources.flows(&query) {
+                    Ok(page) => Answer::ok(object(json!(page))),
+                    Err(e) => failed(e),
+                },
+                Err(e) => {
+                    log::info!("ubus: flows: {e}");
+                    Answer::status(UbusStatus::InvalidArgument)
+                }
+            },
+            "reload" => {
+                let last = self.reload("ubus reload").clone();
+                match &last.error {
+                    None => Answer::ok(object(json!(last))),
+                    Some(_) => Answer {
+                        data: Some(object(json!(last))),
+                        status: UbusStatus::UnknownError,
+                    },
+                }
+            }
+            _ => Answer::status(UbusStatus::MethodNotFound),
+        })
+    }
+}
+
+/// `flows` arguments, checked: ubusd passes on whatever a caller sends, whatever the
+/// signature says.
+fn flows_query(args: Option<List<'_>>) -> Result<Query, String> {
+    let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
+    for (name, value) in args.iter().flat_map(List::entries) {
+        let int = || match value {
+            Value::Int16(n) => Ok(i64::from(n)),
+            Value::Int32(n) => Ok(i64::from(n)),
+            Value::Int64(n) => Ok(n),
+            _ => Err(format!("{name} must be an integer")),
+        };
+        match name {
+            "limit" => limit = Some(int()?),
+            "offset" => offset = Some(int()?),
+            "proto" => match value {
+                Value::String(s) => proto = Some(s),
+                _ => return Err("proto must be a string".into()),
+            },
+            "hw" => match value {
+                Value::Bool(b) => hw = Some(b),
+                _ => return Err("hw must be a boolean".into()),
+            },
+            _ => {} // as libubus's blobmsg_parse: unknown arguments are ignored
+        }
+    }
+    status::query(limit, offset, proto, hw).map_err(|e| e.to_string())
+}

@@ -1,0 +1,421 @@
+//! The daemon against ubusd's side of the recorded session (tests/fixtures/ubus): no ubusd
+//! runs here, so this test plays it, sending the recorded HELLO and registration replies
+//! and the kinds of requests ubusd relays, and checks what the daemon sends back. The
+//! daemon runs as its own process in a private network namespace (it applies at start).
+//!
+//! Shown: registration in the order and bytes libubus uses; status, flows, devices and
+//! reload answered with DATA + STATUS under the caller's peer id and sequence number;
+//! bad arguments, unknown methods and objects answered with ubus's status codes; events
+//! sent through ubusd's event object; a malformed message logged and skipped; a message
+//! over 1 MiB, or ubusd going away, answered by connecting and registering again.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fw4_offload::ubus::blobmsg::Value;
+use fw4_offload::ubus::message::{frame_len, Attr, Builder, Header, Kind, Message, Status};
+use serde_json::{json, Map, Value as Json};
+
+mod common;
+use common::{one, session};
+
+const CALLER: u32 = 0x4482_1bc0;
+const OBJECT: u32 = 0xd7b5_6cda;
+const OBJTYPE: u32 = 0x1258_3556;
+/// The listener object id ubusd gave `ubus listen` in the recording.
+const LISTENER: u32 = 0x2127_2331;
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("fw4-offload-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        // Offloading on `lo`: this host kernel has no flowtables, so every apply is
+        // refused, which is what makes the daemon send offload.error.
+        std::fs::write(
+            dir.join("config/firewall"),
+            "config defaults\n\toption flow_offloading '1'\n\n\
+             config zone\n\toption name 'lan'\n\tlist network 'lan'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("config/network"),
+            "config interface 'lan'\n\toption device 'lo'\n",
+        )
+        .unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(dir: &Path, socket: &Path) -> Daemon {
+        let child = Command::new("unshare")
+            .arg("--net")
+            .arg(env!("CARGO_BIN_EXE_fw4-offload"))
+            .arg("--config")
+            .arg(dir.join("config"))
+            .args(["-s".as_ref(), socket.as_os_str()])
+            .args(["--syslog", "/nonexistent/log"])
+            .arg("daemon")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("unshare --net (this test needs root)");
+        Daemon(child)
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    fn stop(mut self) -> (bool, String) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let mut log = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        (self.0.wait().unwrap().success(), log)
+    }
+}
+
+/// A test that fails must not leave the daemon running.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ubusd's end of one connection.
+struct Peer(UnixStream);
+
+impl Peer {
+    fn accept(listener: &UnixListener, hello: &[u8]) -> Peer {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut peer = Peer(stream);
+        peer.send(hello);
+        peer
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.0.write_all(bytes).unwrap();
+    }
+
+    fn read(&mut self) -> Vec<u8> {
+        let mut msg = vec![0; 12];
+        self.0.read_exact(&mut msg).unwrap();
+        let len = frame_len(&msg).unwrap().unwrap();
+        msg.resize(len, 0);
+        self.0.read_exact(&mut msg[12..]).unwrap();
+        Message::decode(&msg).unwrap();
+        msg
+    }
+
+    /// The listener, its subscription and the object, as the recording has libubus do
+    /// it; returns the object's signature as JSON.
+    fn registration(&mut self, session: &[common::Recorded]) -> Json {
+        // An object without path: the listener. ubusd's recorded answers fit as they are.
+        let add = self.read();
+        assert_eq!(add, one(session, 8, true, "ADD_OBJECT", 1));
+        self.send(&one(session, 8, false, "DATA", 1));
+        self.send(&one(session, 8, false, "STATUS", 1));
+
+        let register = self.read();
+        let msg = Message::decode(&register).unwrap();
+        assert_eq!((msg.header.kind, msg.header.seq), (Kind::Invoke, 2));
+        assert_eq!((msg.objid(), msg.method()), (Some(1), Some("register")));
+        assert_eq!(
+            Json::Object(msg.data().unwrap().to_json()),
+            json!({ "object": LISTENER, "pattern": "network.interface" })
+        );
+        self.send(&one(session, 8, false, "STATUS", 2));
+
+        let add = self.read();
+        let msg = Message::decode(&add).unwrap();
+        assert_eq!(
+            (msg.header.kind, msg.objpath()),
+            (Kind::AddObject, Some("offload"))
+        );
+        let seq = msg.header.seq;
+        let signature = Json::Object(msg.signature().unwrap().to_json());
+        self.send(&reply(
+            Kind::Data,
+            seq,
+            0,
+            &[Attr::ObjId(OBJECT), Attr::ObjType(OBJTYPE)],
+        ));
+        self.send(&reply(Kind::Status, seq, 0, &[Attr::Status(0)]));
+        signature
+    }
+
+    /// Relays a call as ubusd does: INVOKE with the caller's id as peer.
+    fn invoke(&mut self, seq: u16, objid: u32, method: &str, args: Json) {
+        let args = match args {
+            Json::Object(map) => map,
+            _ => Map::new(),
+        };
+        let msg = Builder::new(Header {
+            kind: Kind::Invoke,
+            seq,
+            peer: CALLER,
+        })
+        .attr(Attr::ObjId(objid))
+        .attr(Attr::Method(method))
+        .data(&args)
+        .attr(Attr::User("root"))
+        .attr(Attr::Group("root"))
+        .finish()
+        .unwrap();
+        self.send(&msg);
+    }
+
+    /// The answer to request `seq`: the DATA payload if any, and the status. Events the
+    /// daemon sends meanwhile are collected in `events`.
+    fn answer(&mut self, seq: u16, events: &mut Vec<Json>) -> (Option<Json>, i32) {
+        let mut data = None;
+        loop {
+            let bytes = self.read();
+            let msg = Message::decode(&bytes).unwrap();
+            if msg.header.kind == Kind::Invoke && msg.objid() == Some(1) {
+                assert_eq!(msg.method(), Some("send"));
+                events.push(Json::Object(msg.data().unwrap().to_json()));
+                let ack = reply(Kind::Status, msg.header.seq, 1, &[Attr::Status(0)]);
+                self.send(&ack);
+                continue;
+            }
+            assert_eq!((msg.header.seq, msg.header.peer), (seq, CALLER), "{msg:?}");
+            match msg.header.kind {
+                Kind::Data => {
+                    assert_eq!(msg.objid(), Some(OBJECT));
+                    data = Some(Json::Object(msg.data().unwrap().to_json()));
+                }
+                Kind::Status => return (data, msg.status().unwrap()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        seq: u16,
+        method: &str,
+        args: Json,
+        events: &mut Vec<Json>,
+    ) -> (Option<Json>, i32) {
+        self.invoke(seq, OBJECT, method, args);
+        self.answer(seq, events)
+    }
+}
+
+fn reply(kind: Kind, seq: u16, peer: u32, attrs: &[Attr]) -> Vec<u8> {
+    attrs
+        .iter()
+        .fold(Builder::new(Header { kind, seq, peer }), |b, a| b.attr(*a))
+        .finish()
+        .unwrap()
+}
+
+#[test]
+fn the_daemon_on_ubus() {
+    let session = session();
+    let hello = one(&session, 1, false, "HELLO", 0);
+    let scratch = Scratch::new("daemon-ubus");
+    let socket = scratch.0.join("ubus.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let daemon = Daemon::start(&scratch.0, &socket);
+
+    let mut ubusd = Peer::accept(&listener, &hello);
+    let signature = ubusd.registration(&session);
+    assert_eq!(
+        signature,
+        json!({
+            "status": {},
+            "flows": { "limit": 5, "offset": 5, "proto": 3, "hw": 7 },
+            "devices": {},
+            "reload": {},
+        }),
+        "the signature names the BLOBMSG types"
+    );
+
+    let mut events = Vec::new();
+    // The first apply (at start) was refused by this kernel: the event is sent as soon
+    // as the bus is up; it reaches us before the first answer.
+    let (data, status) = ubusd.call(10, "status", json!({}), &mut events);
+    assert_eq!(status, 0);
+    let data = data.unwrap();
+    assert_eq!(data["source"], "daemon");
+    assert_eq!(data["requested"], "software");
+    assert_eq!(data["devices"][0]["name"], "lo");
+    assert_eq!(data["effective"], "off", "nothing was loaded: {data}");
+    let last = &data["last_apply"];
+    assert_eq!(last["trigger"], "start");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{last}"
+    );
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["id"], "offload.error");
+    assert_eq!(events[0]["data"]["trigger"], "start");
+
+    let (data, status) = ubusd.call(11, "devices", json!({}), &mut events);
+    assert_eq!(status, 0);
+    assert_eq!(
+        data.unwrap()["devices"][0]["via"],
+        json!(["network lan", "lo"])
+    );
+
+    let (data, status) = ubusd.call(
+        12,
+        "flows",
+        json!({ "limit": 5, "proto": "tcp" }),
+        &mut events,
+    );
+    // No conntrack in a fresh namespace without the module's table: the reading fails
+    // with its path, or the page is empty.
+    match status {
+        0 => assert_eq!(data.unwrap()["flows"], json!([])),
+        9 => assert!(data.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("nf_conntrack")),
+        other => panic!("flows answered {other}"),
+    }
+
+    for (seq, args) in [
+        (13, json!({ "limit": "many" })),
+        (14, json!({ "proto": "icmp" })),
+        (15, json!({ "hw": 1 })),
+        (16, json!({ "offset": -1 })),
+    ] {
+        let (data, status) = ubusd.call(seq, "flows", args.clone(), &mut events);
+        assert_eq!(
+            (data, status),
+            (None, Status::InvalidArgument as i32),
+            "{args}"
+        );
+    }
+    assert_eq!(
+        ubusd.call(17, "nosuchmethod", json!({}), &mut events),
+        (None, Status::MethodNotFound as i32)
+    );
+    ubusd.invoke(18, OBJECT + 1, "status", json!({}));
+    assert_eq!(
+        ubusd.answer(18, &mut events),
+        (None, Status::NotFound as i32)
+    );
+
+    // reload: refused again, answered with the result and an error status; then the event.
+    let (data, status) = ubusd.call(19, "reload", json!({}), &mut events);
+    assert_eq!(status, Status::UnknownError as i32);
+    assert_eq!(data.unwrap()["trigger"], "ubus reload");
+    // Events go out after the answer: the next call's answer comes after them.
+    ubusd.call(190, "devices", json!({}), &mut events);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["data"]["trigger"], "ubus reload");
+
+    // netifd's event arrives at the listener: acknowledged, and a reload follows.
+    let event = Builder::new(Header {
+        kind: Kind::Invoke,
+        seq: 3,
+        peer: 0,
+    })
+    .attr(Attr::ObjId(LISTENER))
+    .attr(Attr::Method("network.interface"))
+    .data(&|w: &mut fw4_offload::ubus::blob::Writer| {
+        fw4_offload::ubus::blobmsg::put(w, "action", &Value::String("ifup"));
+        fw4_offload::ubus::blobmsg::put(w, "interface", &Value::String("lan"));
+    })
+    .finish()
+    .unwrap();
+    ubusd.send(&event);
+    let ack = Message::decode(&ubusd.read()).unwrap().header;
+    assert_eq!((ack.kind, ack.seq), (Kind::Status, 3));
+    // It applies once the burst is over (500 ms without another event).
+    let mut seq = 100;
+    let data = loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let (data, _) = ubusd.call(seq, "status", json!({}), &mut events);
+        seq += 1;
+        if events.len() > 2 || seq == 150 {
+            break data;
+        }
+    };
+    assert_eq!(events.len(), 3, "the event's reload reported: {events:?}");
+    assert_eq!(
+        events[2]["data"]["trigger"],
+        "hotplug: netifd network.interface event"
+    );
+    assert_eq!(
+        data.unwrap()["last_apply"]["trigger"],
+        events[2]["data"]["trigger"]
+    );
+
+    // A message whose attribute lies about its length: skipped, the daemon answers on.
+    let mut bad = reply(
+        Kind::Invoke,
+        21,
+        CALLER,
+        &[Attr::ObjId(OBJECT), Attr::Method("status")],
+    );
+    bad[12..14].copy_from_slice(&[0x0f, 0xff]);
+    ubusd.send(&bad);
+    assert_eq!(ubusd.call(22, "status", json!({}), &mut events).1, 0);
+
+    // A length over ubus's 1 MiB: the stream cannot be trusted; a new connection follows.
+    ubusd.send(&[
+        0,
+        Kind::Invoke as u8,
+        0,
+        23,
+        0,
+        0,
+        0,
+        0,
+        0x00,
+        0x20,
+        0x00,
+        0x00,
+    ]);
+    let mut ubusd = Peer::accept(&listener, &hello);
+    ubusd.registration(&session);
+    assert_eq!(ubusd.call(24, "status", json!({}), &mut events).1, 0);
+
+    // ubusd restarts: the daemon comes back to the new one and registers again.
+    drop(ubusd);
+    let mut ubusd = Peer::accept(&listener, &hello);
+    ubusd.registration(&session);
+    assert_eq!(ubusd.call(25, "devices", json!({}), &mut events).1, 0);
+
+    let (stopped, log) = daemon.stop();
+    assert!(stopped, "{log}");
+    for line in [
+        "started",
+        "start: apply failed, the loaded ruleset stays as it was",
+        "ubus: object offload registered (id 0xd7b56cda)",
+        "ubus: ignored a message from ubusd: malformed ubus message",
+        "ubus: connection lost: malformed ubus message at byte 8: message longer than ubus's 1 MiB limit",
+        "ubus: connection lost: ubus socket closed by ubusd",
+        "stopped",
+    ] {
+        assert!(log.contains(line), "no '{line}' in:\n{log}");
+    }
+}
