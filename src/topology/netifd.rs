@@ -1,0 +1,139 @@
+//! netifd's live view of the logical interfaces, from `ubus call network.interface dump`:
+//! which are up and which devices they run on right now.
+//!
+//! Field meanings, from netifd's `netifd_dump_status()` (ubus.c):
+//! - `up`: the interface state is IFS_UP (`pending`: still being set up);
+//! - `device`: the main device; absent for protocols without one (`no_device`:
+//!   wireguard, modemmanager) and for an alias (`@wan`) whose parent is down; an up
+//!   alias names its parent's l3 device here;
+//! - `l3_device`: the device IP runs on (`pppoe-wan` over `wan`), only while up.
+//!
+//! firewall4 puts netifd's `device` into the flowtable (its `physdev`), and so does the
+//! plan; `l3_device` is the session device over it (which SQM may shape), and stands in
+//! for `device` when there is none.
+//!
+//! The dump comes from a ubus peer: anything unexpected is an error, never a panic.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::config::section::check_ifname;
+use crate::error::{Error, Result};
+
+/// One interface as netifd reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetifdInterface {
+    pub up: bool,
+    pub proto: Option<String>,
+    pub device: Option<String>,
+    pub l3_device: Option<String>,
+}
+
+/// The interfaces of one dump, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Netifd {
+    interfaces: BTreeMap<String, NetifdInterface>,
+}
+
+impl NetifdInterface {
+    /// The device packets enter on and, when IP runs on another device over it (a PPP
+    /// session), that device; `None` when netifd names no device (as while down).
+    pub fn devices(&self) -> Option<(&str, Option<&str>)> {
+        let l3 = self.l3_device.as_deref();
+        let device = self.device.as_deref().or(l3)?;
+        Some((device, l3.filter(|l3| *l3 != device)))
+    }
+}
+
+impl Netifd {
+    /// Parses `{"interface": [{"interface": "wan", "up": true, ...}, ...]}`, the JSON
+    /// form of the dump (as `ubus call` prints it, or blobmsg's `to_json`). Fields other
+    /// than the ones read here are ignored; a missing `up` means not up.
+    pub fn from_dump(dump: &Value) -> Result<Netifd> {
+        let list = dump
+            .get("interface")
+            .ok_or_else(|| invalid(None, "no 'interface' array"))?
+            .as_array()
+            .ok_or_else(|| invalid(None, "'interface' is not an array"))?;
+        let mut interfaces = BTreeMap::new();
+        for (i, entry) in list.iter().enumerate() {
+            let entry = entry
+                .as_object()
+                .ok_or_else(|| invalid(None, format!("entry {i} is not an object")))?;
+            let name = match entry.get("interface") {
+                Some(Value::String(name)) if !name.is_empty() => name.clone(),
+                _ => {
+                    return Err(invalid(
+                        None,
+                        format!("entry {i} has no interface name (a non-empty string)"),
+                    ))
+                }
+            };
+            let iface = interface(&name, entry)?;
+            if interfaces.insert(name.clone(), iface).is_some() {
+                return Err(invalid(Some(&name), "listed twice"));
+            }
+        }
+        Ok(Netifd { interfaces })
+    }
+
+    pub fn interface(&self, name: &str) -> Option<&NetifdInterface> {
+        self.interfaces.get(name)
+    }
+}
+
+fn interface(name: &str, entry: &Map<String, Value>) -> Result<NetifdInterface> {
+    let string = |field: &str| match entry.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(
+            Some(name),
+            format!("'{field}' is {}, not a string", kind(other)),
+        )),
+    };
+    let device = |field: &str| match string(field)? {
+        Some(dev) => match check_ifname(&dev) {
+            Ok(()) => Ok(Some(dev)),
+            Err(why) => Err(invalid(
+                Some(name),
+                format!("'{field}' is not a device name ('{dev}': {why})"),
+            )),
+        },
+        None => Ok(None),
+    };
+    let up = match entry.get("up") {
+        None => false,
+        Some(Value::Bool(up)) => *up,
+        Some(other) => {
+            return Err(invalid(
+                Some(name),
+                format!("'up' is {}, not a boolean", kind(other)),
+            ))
+        }
+    };
+    Ok(NetifdInterface {
+        up,
+        proto: string("proto")?,
+        device: device("device")?,
+        l3_device: device("l3_device")?,
+    })
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn invalid(interface: Option<&str>, message: impl Into<String>) -> Error {
+    Error::Netifd {
+        interface: interface.map(str::to_string),
+        message: message.into(),
+    }
+}
