@@ -41,6 +41,8 @@ pub enum Error {
     Topology { device: String, message: String },
     /// netifd's interface dump is not what netifd sends.
     Netifd {
+        /// Which dump: netifd's answer, or the file it was saved to.
+        dump: String,
         interface: Option<String>,
         message: String,
     },
@@ -78,8 +80,12 @@ impl fmt::Display for Error {
             Error::Uci(e) => write!(f, "{e}"),
             Error::Config { at, message } => write!(f, "{at}: {message}"),
             Error::Topology { device, message } => write!(f, "device {device}: {message}"),
-            Error::Netifd { interface, message } => {
-                write!(f, "netifd's interface dump: ")?;
+            Error::Netifd {
+                dump,
+                interface,
+                message,
+            } => {
+                write!(f, "{dump}: ")?;
                 if let Some(name) = interface {
                     write!(f, "interface '{name}': ")?;
                 }

@@ -6,10 +6,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use fw4_offload::error::Error;
+use fw4_offload::topology::Netifd;
 use fw4_offload::{apply, report, ruleset, System};
 
 const USAGE: &str = "\
-usage: fw4-offload [--root DIR] [--config DIR] [--json] <command>
+usage: fw4-offload [--root DIR] [--config DIR] [--netifd FILE] [--json] <command>
 
 commands:
   print          the nftables ruleset that apply would load
@@ -20,6 +22,8 @@ commands:
 options:
   --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
   --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
+  --netifd FILE  netifd's view: `ubus call network.interface dump` saved to FILE; the
+                 interfaces it reports up run on the devices it names
   --json         machine-readable output
   --dry-run      apply: let the kernel check the batch, then discard it
 ";
@@ -34,6 +38,7 @@ enum Command {
 struct Args {
     root: Option<PathBuf>,
     config: Option<PathBuf>,
+    netifd: Option<PathBuf>,
     json: bool,
     dry_run: bool,
     command: Command,
@@ -42,12 +47,13 @@ struct Args {
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
-    let (mut root, mut config, mut command) = (None, None, None);
+    let (mut root, mut config, mut netifd, mut command) = (None, None, None, None);
     let (mut json, mut dry_run) = (false, false);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("root") => root = Some(parser.value()?.into()),
             Long("config") => config = Some(parser.value()?.into()),
+            Long("netifd") => netifd = Some(parser.value()?.into()),
             Long("json") => json = true,
             Long("dry-run") => dry_run = true,
             Short('h') | Long("help") => {
@@ -70,6 +76,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     Ok(Args {
         root,
         config,
+        netifd,
         json,
         dry_run,
         command,
@@ -94,6 +101,12 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = args.config.clone() {
         system.config_dir = dir;
+    }
+    if let Some(file) = &args.netifd {
+        match Netifd::read(file) {
+            Ok(netifd) => system.netifd = Some(netifd),
+            Err(e) => return failed(e),
+        }
     }
     let result = match &args.command {
         Command::Print => system.run().map(|outcome| {
@@ -147,9 +160,11 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("fw4-offload: {e}");
-            ExitCode::from(e.exit_code() as u8)
-        }
+        Err(e) => failed(e),
     }
+}
+
+fn failed(e: Error) -> ExitCode {
+    eprintln!("fw4-offload: {e}");
+    ExitCode::from(e.exit_code() as u8)
 }

@@ -1,6 +1,7 @@
-//! netifd's interface dump (tests/fixtures/netifd, written after netifd's ubus.c; see its
-//! README): parsed into interface → devices, through blobmsg as the daemon receives it,
-//! and refused with a message naming the problem when it is not what netifd sends.
+//! netifd's interface dump (tests/fixtures/netifd and the golden case's, written after
+//! netifd's ubus.c; see tests/fixtures/netifd/README.md): parsed into interface → devices,
+//! through blobmsg as the daemon receives it, and refused with a message naming the
+//! problem when it is not what netifd sends.
 
 use std::fs;
 
@@ -9,9 +10,11 @@ use fw4_offload::ubus::blob::Writer;
 use fw4_offload::ubus::blobmsg::{Entries, List};
 use serde_json::{json, Value};
 
-fn fixture(name: &str) -> Value {
-    let path = format!("tests/fixtures/netifd/{name}");
-    serde_json::from_str(&fs::read_to_string(&path).expect(&path)).expect("fixture is JSON")
+const PPPOE: &str = "tests/golden/mt7621-dsa-pppoe-netifd/netifd.json";
+const NODEV: &str = "tests/fixtures/netifd/dump-nodev.json";
+
+fn fixture(path: &str) -> Value {
+    serde_json::from_str(&fs::read_to_string(path).expect(path)).expect("fixture is JSON")
 }
 
 fn error(dump: Value) -> String {
@@ -22,7 +25,7 @@ fn error(dump: Value) -> String {
 
 #[test]
 fn pppoe_wan_runs_over_its_device() {
-    let netifd = Netifd::from_dump(&fixture("dump-mt7621-pppoe.json")).unwrap();
+    let netifd = Netifd::from_dump(&fixture(PPPOE)).unwrap();
     let wan = netifd.interface("wan").unwrap();
     assert_eq!(
         wan,
@@ -43,12 +46,16 @@ fn pppoe_wan_runs_over_its_device() {
     assert!(!wan6.up);
     assert_eq!(wan6.device.as_deref(), Some("pppoe-wan"));
     assert_eq!(wan6.l3_device, None);
-    assert!(netifd.interface("guest").is_none());
+    // Not started (autostart off): down, on the device it will use.
+    let guest = netifd.interface("guest").unwrap();
+    assert!(!guest.up);
+    assert_eq!(guest.devices(), Some(("lan4", None)));
+    assert!(netifd.interface("iot").is_none());
 }
 
 #[test]
 fn protocols_without_a_device_run_on_their_l3_device() {
-    let netifd = Netifd::from_dump(&fixture("dump-nodev.json")).unwrap();
+    let netifd = Netifd::from_dump(&fixture(NODEV)).unwrap();
     assert_eq!(
         netifd.interface("vpn").unwrap().devices(),
         Some(("vpn", None))
@@ -64,7 +71,7 @@ fn protocols_without_a_device_run_on_their_l3_device() {
 
 #[test]
 fn the_dump_reads_the_same_through_blobmsg() {
-    for name in ["dump-mt7621-pppoe.json", "dump-nodev.json"] {
+    for name in [PPPOE, NODEV] {
         let dump = fixture(name);
         let mut w = Writer::new(&[]);
         dump.as_object().unwrap().write_entries(&mut w);

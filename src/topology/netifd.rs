@@ -15,6 +15,8 @@
 //! The dump comes from a ubus peer: anything unexpected is an error, never a panic.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -51,11 +53,26 @@ impl Netifd {
     /// form of the dump (as `ubus call` prints it, or blobmsg's `to_json`). Fields other
     /// than the ones read here are ignored; a missing `up` means not up.
     pub fn from_dump(dump: &Value) -> Result<Netifd> {
+        Netifd::parse(dump, "netifd's interface dump")
+    }
+
+    /// A dump saved to a file (`ubus call network.interface dump >FILE`).
+    pub fn read(path: &Path) -> Result<Netifd> {
+        let from = format!("netifd's interface dump {}", path.display());
+        let text = fs::read(path).map_err(|e| Error::io(path, e))?;
+        let dump = serde_json::from_slice(&text)
+            .map_err(|e| invalid(&from, None, format!("not JSON: {e}")))?;
+        Netifd::parse(&dump, &from)
+    }
+
+    /// `from` names the dump in errors.
+    fn parse(dump: &Value, from: &str) -> Result<Netifd> {
+        let invalid = |interface: Option<&str>, message: String| invalid(from, interface, message);
         let list = dump
             .get("interface")
-            .ok_or_else(|| invalid(None, "no 'interface' array"))?
+            .ok_or_else(|| invalid(None, "no 'interface' array".into()))?
             .as_array()
-            .ok_or_else(|| invalid(None, "'interface' is not an array"))?;
+            .ok_or_else(|| invalid(None, "'interface' is not an array".into()))?;
         let mut interfaces = BTreeMap::new();
         for (i, entry) in list.iter().enumerate() {
             let entry = entry
@@ -70,9 +87,9 @@ impl Netifd {
                     ))
                 }
             };
-            let iface = interface(&name, entry)?;
+            let iface = interface(entry).map_err(|message| invalid(Some(&name), message))?;
             if interfaces.insert(name.clone(), iface).is_some() {
-                return Err(invalid(Some(&name), "listed twice"));
+                return Err(invalid(Some(&name), "listed twice".into()));
             }
         }
         Ok(Netifd { interfaces })
@@ -83,34 +100,24 @@ impl Netifd {
     }
 }
 
-fn interface(name: &str, entry: &Map<String, Value>) -> Result<NetifdInterface> {
+/// One entry's fields; the error says which field is wrong and how.
+fn interface(entry: &Map<String, Value>) -> std::result::Result<NetifdInterface, String> {
     let string = |field: &str| match entry.get(field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(invalid(
-            Some(name),
-            format!("'{field}' is {}, not a string", kind(other)),
-        )),
+        Some(other) => Err(format!("'{field}' is {}, not a string", kind(other))),
     };
     let device = |field: &str| match string(field)? {
         Some(dev) => match check_ifname(&dev) {
             Ok(()) => Ok(Some(dev)),
-            Err(why) => Err(invalid(
-                Some(name),
-                format!("'{field}' is not a device name ('{dev}': {why})"),
-            )),
+            Err(why) => Err(format!("'{field}' is not a device name ('{dev}': {why})")),
         },
         None => Ok(None),
     };
     let up = match entry.get("up") {
         None => false,
         Some(Value::Bool(up)) => *up,
-        Some(other) => {
-            return Err(invalid(
-                Some(name),
-                format!("'up' is {}, not a boolean", kind(other)),
-            ))
-        }
+        Some(other) => return Err(format!("'up' is {}, not a boolean", kind(other))),
     };
     Ok(NetifdInterface {
         up,
@@ -131,9 +138,10 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn invalid(interface: Option<&str>, message: impl Into<String>) -> Error {
+fn invalid(from: &str, interface: Option<&str>, message: String) -> Error {
     Error::Netifd {
+        dump: from.to_string(),
         interface: interface.map(str::to_string),
-        message: message.into(),
+        message,
     }
 }
