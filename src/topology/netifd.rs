@@ -110,7 +110,10 @@ fn interface(entry: &Map<String, Value>) -> std::result::Result<NetifdInterface,
     let device = |field: &str| match string(field)? {
         Some(dev) => match check_ifname(&dev) {
             Ok(()) => Ok(Some(dev)),
-            Err(why) => Err(format!("'{field}' is not a device name ('{dev}': {why})")),
+            Err(why) => Err(format!(
+                "'{field}' is not a device name ('{}': {why})",
+                dev.escape_debug()
+            )),
         },
         None => Ok(None),
     };
@@ -138,10 +141,11 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// Names from the peer are escaped: an error stays one line whatever it sent.
 fn invalid(from: &str, interface: Option<&str>, message: String) -> Error {
     Error::Netifd {
         dump: from.to_string(),
-        interface: interface.map(str::to_string),
+        interface: interface.map(|name| name.escape_debug().to_string()),
         message,
     }
 }
