@@ -138,6 +138,12 @@ fn nonsense_is_refused_with_what_is_wrong() {
             json!({"interface": [{"interface": "wan"}, {"interface": "wan"}]}),
             "netifd's interface dump: interface 'wan': listed twice",
         ),
+        // What the peer sent is escaped: the error stays one line.
+        (
+            json!({"interface": [{"interface": "wan\nx", "device": "eth\n0"}]}),
+            "netifd's interface dump: interface 'wan\\nx': 'device' is not a device name \
+             ('eth\\n0': contains '/', ':' or whitespace)",
+        ),
     ];
     for (dump, message) in cases {
         assert_eq!(error(dump.clone()), message, "{dump}");
