@@ -39,6 +39,13 @@ pub enum Error {
     Config { at: Location, message: String },
     /// Devices whose stacking cannot be resolved (a loop, absurd depth).
     Topology { device: String, message: String },
+    /// netifd's interface dump is not what netifd sends.
+    Netifd {
+        /// Which dump: netifd's answer, or the file it was saved to.
+        dump: String,
+        interface: Option<String>,
+        message: String,
+    },
     /// The kernel refused a batch; nothing in it took effect.
     Kernel { object: String, source: io::Error },
 }
@@ -57,7 +64,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } => 3,
-            Error::Uci(_) | Error::Config { .. } | Error::Topology { .. } => 1,
+            Error::Uci(_)
+            | Error::Config { .. }
+            | Error::Topology { .. }
+            | Error::Netifd { .. } => 1,
             Error::Kernel { .. } => 4,
         }
     }
@@ -70,6 +80,17 @@ impl fmt::Display for Error {
             Error::Uci(e) => write!(f, "{e}"),
             Error::Config { at, message } => write!(f, "{at}: {message}"),
             Error::Topology { device, message } => write!(f, "device {device}: {message}"),
+            Error::Netifd {
+                dump,
+                interface,
+                message,
+            } => {
+                write!(f, "{dump}: ")?;
+                if let Some(name) = interface {
+                    write!(f, "interface '{name}': ")?;
+                }
+                write!(f, "{message}")
+            }
             Error::Kernel { object, source } => {
                 write!(
                     f,

@@ -27,11 +27,15 @@ use error::Result;
 use plan::OffloadPlan;
 use ruleset::Ruleset;
 use topology::sysfs::SysfsLinks;
+use topology::Netifd;
 
 /// Where a run reads from: a router's own files and kernel, or a snapshot of them.
 pub struct System {
     pub config_dir: PathBuf,
     pub links: SysfsLinks,
+    /// netifd's interface dump (`network.interface dump`), when the caller has one: the
+    /// devices of interfaces it reports up then come from it, not from the config.
+    pub netifd: Option<Netifd>,
 }
 
 /// Everything one pass of the pipeline produces.
@@ -49,6 +53,7 @@ impl System {
         System {
             config_dir: dir.join("etc/config"),
             links: SysfsLinks::snapshot(&dir),
+            netifd: None,
         }
     }
 
@@ -57,13 +62,14 @@ impl System {
         System {
             config_dir: PathBuf::from("/etc/config"),
             links: SysfsLinks::live(),
+            netifd: None,
         }
     }
 
     pub fn run(&self) -> Result<Outcome> {
         let mut warnings = Warnings::default();
         let config = Config::load(&self.config_dir, &mut warnings)?;
-        let plan = plan::build(&config, &self.links, &mut warnings)?;
+        let plan = plan::build(&config, &self.links, self.netifd.as_ref(), &mut warnings)?;
         let ruleset = Ruleset::from_plan(&plan);
         Ok(Outcome {
             plan,

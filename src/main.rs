@@ -11,12 +11,13 @@ use fw4_offload::daemon::{self, OBJECT};
 use fw4_offload::error::Error;
 use fw4_offload::stats::conntrack::Query;
 use fw4_offload::status::{self, Sources, Status};
+use fw4_offload::topology::Netifd;
 use fw4_offload::ubus::{self, call::call};
 use fw4_offload::{apply, report, ruleset, System};
 use serde_json::{Map, Value as Json};
 
 const USAGE: &str = "\
-usage: fw4-offload [--root DIR] [--config DIR] [--json] <command>
+usage: fw4-offload [--root DIR] [--config DIR] [--netifd FILE] [--json] <command>
 
 commands:
   print          the nftables ruleset that apply would load
@@ -32,6 +33,8 @@ options:
   --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
                  (status and flows: DIR/proc/net/nf_conntrack and DIR/sys/kernel/debug)
   --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
+  --netifd FILE  netifd's view: `ubus call network.interface dump` saved to FILE; the
+                 interfaces it reports up run on the devices it names
   --json         machine-readable output
   --dry-run      apply: let the kernel check the batch, then discard it
   -s PATH        ubusd's socket (default /var/run/ubus/ubus.sock); status, flows and
@@ -67,6 +70,7 @@ struct FlowArgs {
 struct Args {
     root: Option<PathBuf>,
     config: Option<PathBuf>,
+    netifd: Option<PathBuf>,
     json: bool,
     dry_run: bool,
     flows: FlowArgs,
@@ -79,7 +83,7 @@ struct Args {
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
-    let (mut root, mut config, mut command) = (None, None, None);
+    let (mut root, mut config, mut netifd, mut command) = (None, None, None, None);
     let (mut json, mut dry_run) = (false, false);
     let mut flows = FlowArgs::default();
     let mut daemon = daemon::Options::default();
@@ -87,6 +91,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         match arg {
             Long("root") => root = Some(parser.value()?.into()),
             Long("config") => config = Some(parser.value()?.into()),
+            Long("netifd") => netifd = Some(parser.value()?.into()),
             Long("json") => json = true,
             Long("dry-run") => dry_run = true,
             Short('s') => daemon.ubus = parser.value()?.into(),
@@ -125,6 +130,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     Ok(Args {
         root,
         config,
+        netifd,
         json,
         dry_run,
         flows,
@@ -153,7 +159,7 @@ impl FlowArgs {
 /// Asks the running daemon; `None` when it does not run (no ubusd, or no object
 /// `offload` on it), so the caller computes the answer itself.
 fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
-    if args.root.is_some() || args.config.is_some() {
+    if args.root.is_some() || args.config.is_some() || args.netifd.is_some() {
         return None; // the daemon knows this system only
     }
     let params = match method {
@@ -212,6 +218,12 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = args.config.clone() {
         system.config_dir = dir;
+    }
+    if let Some(file) = &args.netifd {
+        match Netifd::read(file) {
+            Ok(netifd) => system.netifd = Some(netifd),
+            Err(e) => return failed(e),
+        }
     }
     let live = |method: &str, render: fn(&Json) -> String| {
         ask_daemon(&args, method)
@@ -290,9 +302,11 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("fw4-offload: {e}");
-            ExitCode::from(e.exit_code() as u8)
-        }
+        Err(e) => failed(e),
     }
+}
+
+fn failed(e: Error) -> ExitCode {
+    eprintln!("fw4-offload: {e}");
+    ExitCode::from(e.exit_code() as u8)
 }

@@ -99,6 +99,13 @@ pub fn render_loaded(loaded: &std::result::Result<Loaded, crate::error::Error>) 
             let _ = writeln!(out, "loaded: no fw4_offload flowtable");
         }
     }
+    if let Some(c) = loaded.counter {
+        let _ = writeln!(
+            out,
+            "loaded: slow path (offload rule counter): {} packets, {} bytes",
+            c.packets, c.bytes
+        );
+    }
     if loaded.fw4_flowtable {
         let _ = writeln!(out, "loaded: fw4's own flowtable ft (apply replaces it)");
     }

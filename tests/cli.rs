@@ -91,3 +91,38 @@ fn json_output_is_the_same_outcome() {
     // A snapshot has no kernel behind it: nothing is said about what is loaded.
     assert!(json["loaded"].is_null());
 }
+
+#[test]
+fn netifd_dump_from_a_file() {
+    let case = "tests/golden/mt7621-dsa-pppoe-netifd";
+    let dump = format!("{case}/netifd.json");
+    let out = run(&["--root", case, "--netifd", &dump, "check"]);
+    assert!(out.status.success());
+    let expected = std::fs::read_to_string(format!("{case}/check.txt")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+
+    // Not JSON, or JSON but not a dump: one line, exit 1; no such file: exit 3.
+    for (file, code, message) in [
+        (
+            "tests/golden/mt7621-dsa-pppoe-netifd/check.txt",
+            1,
+            "fw4-offload: netifd's interface dump \
+             tests/golden/mt7621-dsa-pppoe-netifd/check.txt: not JSON: expected value at line 1 column 1",
+        ),
+        (
+            "tests/golden/mt7621-dsa-pppoe-netifd/outcome.json",
+            1,
+            "fw4-offload: netifd's interface dump \
+             tests/golden/mt7621-dsa-pppoe-netifd/outcome.json: no 'interface' array",
+        ),
+        (
+            "tests/fixtures/netifd/none.json",
+            3,
+            "fw4-offload: tests/fixtures/netifd/none.json: No such file or directory (os error 2)",
+        ),
+    ] {
+        let out = run(&["--root", case, "--netifd", file, "check"]);
+        assert_eq!(out.status.code(), Some(code), "{file}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message);
+    }
+}

@@ -1,10 +1,12 @@
 //! Golden cases: each directory under tests/golden is a snapshot (`--root` layout) of a
-//! router topology, holding the expected `check` report, ruleset and JSON outcome.
+//! router topology, holding the expected `check` report, ruleset and JSON outcome; with
+//! a `netifd.json` (netifd's interface dump), run as `--netifd` would.
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the expectations; review the diff.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use fw4_offload::topology::Netifd;
 use fw4_offload::{report, ruleset, System};
 
 fn cases() -> Vec<PathBuf> {
@@ -34,10 +36,15 @@ fn expect(path: &Path, actual: &str, failures: &mut Vec<String>) {
 #[test]
 fn golden_cases_match() {
     let cases = cases();
-    assert!(cases.len() >= 12, "golden cases missing: {cases:?}");
+    assert!(cases.len() >= 13, "golden cases missing: {cases:?}");
     let mut failures = Vec::new();
     for case in &cases {
-        let outcome = System::snapshot(case)
+        let mut system = System::snapshot(case);
+        let dump = case.join("netifd.json");
+        if dump.exists() {
+            system.netifd = Some(Netifd::read(&dump).expect("netifd.json"));
+        }
+        let outcome = system
             .run()
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         expect(

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use state::KernelState;
+pub use state::{read_counter, KernelState};
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};
-use crate::nftables::{Batch, BatchError, FlowtableHook, KernelFlowtable, Nftables};
+use crate::nftables::{Batch, BatchError, Counter, FlowtableHook, KernelFlowtable, Nftables};
 use crate::plan::{Decision, OffloadPlan};
 use crate::ruleset::netlink::{flowtable_flags, flowtable_hook};
 use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
@@ -39,6 +39,8 @@ pub struct Applied {
 pub struct Loaded {
     /// Our flowtable as loaded, if it is.
     pub flowtable: Option<KernelFlowtable>,
+    /// What our offload rule counted: TCP/UDP packets on the slow path.
+    pub counter: Option<Counter>,
     /// Stock fw4's own flowtable is loaded (fw4 rendered it and apply has not run since).
     pub fw4_flowtable: bool,
     /// What apply would change; empty when the kernel already holds the plan.
@@ -55,6 +57,7 @@ pub fn inspect(ruleset: &Ruleset) -> Result<Loaded> {
         .map(str::to_string)
         .collect();
     Ok(Loaded {
+        counter: state.counter(),
         fw4_flowtable: state.fw4_flowtable.is_some(),
         flowtable: state.flowtable,
         pending,

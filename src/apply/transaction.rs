@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::state::KernelState;
 use crate::nftables::{Batch, KernelFlowtable};
-use crate::ruleset::netlink::{add_table, flowtable_flags, flowtable_hook, RULE_EXPRESSIONS};
+use crate::ruleset::netlink::{add_table, flowtable_flags, flowtable_hook, rule_expressions};
 use crate::ruleset::{
     OffloadTable, Ruleset, FAMILY_NFPROTO, FW4_CHAIN, FW4_FLOWTABLE, FW4_TABLE, TABLE,
 };
@@ -69,11 +69,12 @@ pub fn transaction(ruleset: &Ruleset, state: &KernelState) -> Transaction {
 }
 
 /// The loaded flowtable, when ours is loaded with everything but its devices as wanted.
+/// Updating devices in place leaves the rule, and so its counter, as it is.
 fn updatable<'a>(want: &OffloadTable, state: &'a KernelState) -> Option<&'a KernelFlowtable> {
     let have = state.flowtable.as_ref()?;
     let rule_matches = match state.rules.as_slice() {
         [rule] => {
-            rule.expressions == RULE_EXPRESSIONS
+            rule.expressions == rule_expressions(&want.chain)
                 && rule.flowtable.as_deref() == Some(want.chain.flowtable)
         }
         _ => false,
@@ -88,7 +89,7 @@ fn updatable<'a>(want: &OffloadTable, state: &'a KernelState) -> Option<&'a Kern
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::nftables::KernelRule;
+    use crate::nftables::{Counter, KernelRule};
     use crate::plan::{Decision, DevicePlan, OffloadPlan};
 
     fn ruleset(devices: &[&str], hw: bool) -> Ruleset {
@@ -126,8 +127,15 @@ mod tests {
             }),
             rules: vec![KernelRule {
                 handle: 4,
-                expressions: RULE_EXPRESSIONS.iter().map(|s| s.to_string()).collect(),
+                expressions: rule_expressions(&table.chain)
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 flowtable: Some(table.chain.flowtable.into()),
+                counter: Some(Counter {
+                    packets: 12,
+                    bytes: 3456,
+                }),
             }],
             fw4_flowtable: None,
             fw4_offload_rules: vec![],
@@ -177,6 +185,18 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_without_the_counter_replaces_the_table() {
+        let want = ruleset(&["lan1"], false);
+        let mut state = loaded(&want);
+        state.rules[0].expressions.retain(|e| e != "counter");
+        state.rules[0].counter = None;
+        assert_eq!(
+            steps(&transaction(&want, &state))[0],
+            "delete table fw4_offload"
+        );
+    }
+
+    #[test]
     fn a_changed_hardware_flag_replaces_the_table() {
         let state = loaded(&ruleset(&["lan1"], false));
         let t = transaction(&ruleset(&["lan1"], true), &state);
@@ -190,7 +210,7 @@ mod tests {
     fn a_foreign_rule_replaces_the_table() {
         let want = ruleset(&["lan1"], false);
         let mut state = loaded(&want);
-        state.rules[0].expressions.push("counter".into());
+        state.rules[0].expressions.push("log".into());
         assert_eq!(
             steps(&transaction(&want, &state))[0],
             "delete table fw4_offload"

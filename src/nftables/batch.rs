@@ -22,8 +22,22 @@ pub enum Expr<'a> {
         set_id: u32,
         sreg: u32,
     },
+    /// `counter`, starting from zero.
+    Counter,
     /// `flow add @<flowtable>`.
     FlowOffload { flowtable: &'a str },
+}
+
+impl Expr<'_> {
+    /// The expression's name in netlink, as the kernel lists it back.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Expr::Meta { .. } => "meta",
+            Expr::Lookup { .. } => "lookup",
+            Expr::Counter => "counter",
+            Expr::FlowOffload { .. } => "flow_offload",
+        }
+    }
 }
 
 /// Which flowtable, and its ingress hook priority (the kernel wants both repeated on
@@ -296,23 +310,21 @@ impl Batch {
     fn expression(&mut self, expr: &Expr<'_>) {
         let w = &mut self.writer;
         w.nest_begin(sys::NFTA_LIST_ELEM);
+        w.put_str(sys::NFTA_EXPR_NAME, expr.name());
+        w.nest_begin(sys::NFTA_EXPR_DATA);
         match expr {
             Expr::Meta { key, dreg } => {
-                w.put_str(sys::NFTA_EXPR_NAME, "meta");
-                w.nest_begin(sys::NFTA_EXPR_DATA);
                 w.put_be32(sys::NFTA_META_KEY, *key);
                 w.put_be32(sys::NFTA_META_DREG, *dreg);
             }
             Expr::Lookup { set, set_id, sreg } => {
-                w.put_str(sys::NFTA_EXPR_NAME, "lookup");
-                w.nest_begin(sys::NFTA_EXPR_DATA);
                 w.put_str(sys::NFTA_LOOKUP_SET, set);
                 w.put_be32(sys::NFTA_LOOKUP_SREG, *sreg);
                 w.put_be32(sys::NFTA_LOOKUP_SET_ID, *set_id);
             }
+            // Without NFTA_COUNTER_PACKETS/BYTES the kernel starts the counter at zero.
+            Expr::Counter => {}
             Expr::FlowOffload { flowtable } => {
-                w.put_str(sys::NFTA_EXPR_NAME, "flow_offload");
-                w.nest_begin(sys::NFTA_EXPR_DATA);
                 w.put_str(sys::NFTA_FLOW_TABLE_NAME, flowtable);
             }
         }

@@ -38,13 +38,22 @@ pub struct KernelFlowtable {
     pub flags: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a rule's `counter` expression has counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelRule {
     pub handle: u64,
-    /// Expression names in order (`meta`, `lookup`, `flow_offload`).
+    /// Expression names in order (`meta`, `lookup`, `counter`, `flow_offload`).
     pub expressions: Vec<String>,
     /// The flowtable a `flow_offload` expression adds to.
     pub flowtable: Option<String>,
+    /// The rule's (last) `counter` expression.
+    pub counter: Option<Counter>,
 }
 
 pub struct Nftables {
@@ -193,11 +202,7 @@ impl Nftables {
         };
         let mut out = Vec::new();
         for payload in payloads {
-            let mut rule = KernelRule {
-                handle: 0,
-                expressions: Vec::new(),
-                flowtable: None,
-            };
+            let mut rule = KernelRule::default();
             for attr in payload_attributes(&payload) {
                 let attr = attr?;
                 match attr.kind {
@@ -235,26 +240,110 @@ fn read_hook(hook: &Attr<'_>, ft: &mut KernelFlowtable) -> io::Result<()> {
 
 fn read_expressions(list: &Attr<'_>, rule: &mut KernelRule) -> io::Result<()> {
     for elem in list.nested() {
-        let (mut name, mut flowtable) = (String::new(), None);
+        let (mut name, mut data) = (String::new(), None);
         for attr in elem?.nested() {
             let attr = attr?;
             match attr.kind {
                 sys::NFTA_EXPR_NAME => name = attr.string()?,
-                sys::NFTA_EXPR_DATA => {
-                    for data in attr.nested() {
-                        let data = data?;
-                        if data.kind == sys::NFTA_FLOW_TABLE_NAME {
-                            flowtable = Some(data.string()?);
-                        }
-                    }
-                }
+                sys::NFTA_EXPR_DATA => data = Some(attr),
                 _ => {}
             }
         }
-        if name == "flow_offload" {
-            rule.flowtable = flowtable;
+        // The name may follow the data: read the data once the name is known.
+        let mut counter = Counter::default();
+        for attr in data.iter().flat_map(Attr::nested) {
+            let attr = attr?;
+            match (name.as_str(), attr.kind) {
+                ("flow_offload", sys::NFTA_FLOW_TABLE_NAME) => {
+                    rule.flowtable = Some(attr.string()?)
+                }
+                ("counter", sys::NFTA_COUNTER_PACKETS) => counter.packets = attr.be64()?,
+                ("counter", sys::NFTA_COUNTER_BYTES) => counter.bytes = attr.be64()?,
+                _ => {}
+            }
+        }
+        if name == "counter" {
+            rule.counter = Some(counter);
         }
         rule.expressions.push(name);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule's expressions laid out as nf_tables_fill_expr_info and nft_counter_do_dump
+    /// send them: name, then data; the counter's bytes before its packets.
+    fn dumped_rule() -> Vec<u8> {
+        let mut w = MessageWriter::new();
+        w.begin(msg_type(sys::NFT_MSG_NEWRULE), 0, 1, 1, 0);
+        w.put_be64(sys::NFTA_RULE_HANDLE, 4);
+        w.nest_begin(sys::NFTA_RULE_EXPRESSIONS);
+        for (name, data) in [
+            ("meta", None),
+            ("counter", Some((3456u64, 12u64))),
+            ("flow_offload", None),
+        ] {
+            w.nest_begin(sys::NFTA_LIST_ELEM);
+            w.put_str(sys::NFTA_EXPR_NAME, name);
+            w.nest_begin(sys::NFTA_EXPR_DATA);
+            match data {
+                Some((bytes, packets)) => {
+                    w.put_be64(sys::NFTA_COUNTER_BYTES, bytes);
+                    w.put_be64(sys::NFTA_COUNTER_PACKETS, packets);
+                }
+                None if name == "flow_offload" => w.put_str(sys::NFTA_FLOW_TABLE_NAME, "ft"),
+                None => w.put_be32(sys::NFTA_META_KEY, sys::NFT_META_L4PROTO),
+            }
+            w.nest_end();
+            w.nest_end();
+        }
+        w.nest_end();
+        w.end();
+        w.finish()
+    }
+
+    #[test]
+    fn rule_counter_and_flowtable_read_back() {
+        let buf = dumped_rule();
+        let msg = messages(&buf).next().unwrap().unwrap();
+        let mut rule = KernelRule::default();
+        for attr in payload_attributes(msg.payload) {
+            let attr = attr.unwrap();
+            if attr.kind == sys::NFTA_RULE_EXPRESSIONS {
+                read_expressions(&attr, &mut rule).unwrap();
+            }
+        }
+        assert_eq!(rule.expressions, ["meta", "counter", "flow_offload"]);
+        assert_eq!(rule.flowtable.as_deref(), Some("ft"));
+        assert_eq!(
+            rule.counter,
+            Some(Counter {
+                packets: 12,
+                bytes: 3456
+            })
+        );
+    }
+
+    #[test]
+    fn a_truncated_counter_is_an_error() {
+        let mut w = MessageWriter::new();
+        w.begin(msg_type(sys::NFT_MSG_NEWRULE), 0, 1, 1, 0);
+        w.nest_begin(sys::NFTA_RULE_EXPRESSIONS);
+        w.nest_begin(sys::NFTA_LIST_ELEM);
+        w.put_str(sys::NFTA_EXPR_NAME, "counter");
+        w.nest_begin(sys::NFTA_EXPR_DATA);
+        w.put_be32(sys::NFTA_COUNTER_PACKETS, 12);
+        w.nest_end();
+        w.nest_end();
+        w.nest_end();
+        w.end();
+        let buf = w.finish();
+        let msg = messages(&buf).next().unwrap().unwrap();
+        let list = payload_attributes(msg.payload).next().unwrap().unwrap();
+        let mut rule = KernelRule::default();
+        assert!(read_expressions(&list, &mut rule).is_err());
+    }
 }

@@ -14,7 +14,7 @@ mod batch;
 mod kernel;
 
 pub use batch::{Batch, Expr, FlowtableHook};
-pub use kernel::{BatchError, KernelFlowtable, KernelRule, Nftables};
+pub use kernel::{BatchError, Counter, KernelFlowtable, KernelRule, Nftables};
 
 use rustables::sys;
 

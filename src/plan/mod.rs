@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Mode, Warnings};
 use crate::error::Result;
-use crate::topology::{resolve_lower, Leaf, LinkSource};
+use crate::topology::{resolve_lower, Leaf, LinkSource, Netifd};
 
 pub use zones::{zone_devices, ZoneDevice};
 
@@ -89,9 +89,11 @@ impl OffloadPlan {
     }
 }
 
+/// `netifd`, when given, says which devices the interfaces that are up run on now.
 pub fn build(
     config: &Config,
     links: &dyn LinkSource,
+    netifd: Option<&Netifd>,
     warnings: &mut Warnings,
 ) -> Result<OffloadPlan> {
     let requested = config.firewall.mode;
@@ -106,7 +108,7 @@ pub fn build(
         return Ok(plan);
     }
     // Read the whole config (and report its errors) before looking at devices.
-    let covered = zone_devices(config, warnings)?;
+    let covered = zone_devices(config, netifd, warnings)?;
     let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
     for zd in &covered {
         for (name, via, decision, reason) in decide(config, links, zd)? {

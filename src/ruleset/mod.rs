@@ -63,12 +63,19 @@ impl L4Proto {
     }
 }
 
-/// `meta l4proto { tcp, udp } flow add @<flowtable>` in a forward filter chain.
+/// `meta l4proto { tcp, udp } counter flow add @<flowtable>` in a forward filter chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OffloadChain {
     pub name: &'static str,
     pub priority: i32,
     pub l4protos: Vec<L4Proto>,
+    /// A counter on the rule: the TCP/UDP packets that still took the slow path. The
+    /// flowtable's own `counter` flag only feeds conntrack accounting; the kernel keeps
+    /// and reports no counters for a flowtable (nf_tables_fill_flowtable_info sends
+    /// name, handle, use, flags and hook; nf_flow_table_ip.c calls nf_ct_acct_update
+    /// under NF_FLOWTABLE_COUNTER). Once a flow is offloaded its packets skip the
+    /// forward hook, so this counts handshakes and flows not (yet) offloaded.
+    pub counter: bool,
     pub flowtable: &'static str,
 }
 
@@ -106,6 +113,7 @@ impl Ruleset {
                 name: CHAIN,
                 priority: CHAIN_PRIORITY,
                 l4protos: vec![L4Proto::Tcp, L4Proto::Udp],
+                counter: true,
                 flowtable: FLOWTABLE,
             },
         });

@@ -2,7 +2,7 @@
 
 use rustables::sys;
 
-use super::{OffloadTable, FAMILY_NFPROTO};
+use super::{OffloadChain, OffloadTable, FAMILY_NFPROTO};
 use crate::nftables::{Batch, Expr, FlowtableHook};
 
 /// Name and id of the anonymous set holding the rule's protocols; `%d` is what nft
@@ -34,8 +34,32 @@ pub fn flowtable_hook(table: &OffloadTable) -> FlowtableHook<'_> {
     }
 }
 
-/// Expression names the offload rule consists of, as the kernel lists them back.
-pub const RULE_EXPRESSIONS: [&str; 3] = ["meta", "lookup", "flow_offload"];
+/// The offload rule: `meta l4proto @set [counter] flow add @<flowtable>`.
+fn offload_rule(chain: &OffloadChain) -> Vec<Expr<'_>> {
+    let mut exprs = vec![
+        Expr::Meta {
+            key: sys::NFT_META_L4PROTO,
+            dreg: sys::NFT_REG_1,
+        },
+        Expr::Lookup {
+            set: PROTO_SET,
+            set_id: PROTO_SET_ID,
+            sreg: sys::NFT_REG_1,
+        },
+    ];
+    if chain.counter {
+        exprs.push(Expr::Counter);
+    }
+    exprs.push(Expr::FlowOffload {
+        flowtable: chain.flowtable,
+    });
+    exprs
+}
+
+/// Expression names of the offload rule, as the kernel lists them back.
+pub fn rule_expressions(chain: &OffloadChain) -> Vec<&'static str> {
+    offload_rule(chain).iter().map(Expr::name).collect()
+}
 
 /// Creates the whole table: flowtable, protocol set, forward chain and its rule.
 /// Returns the flowtable message's sequence number.
@@ -64,24 +88,6 @@ pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
         libc::NF_INET_FORWARD as u32,
         chain.priority,
     );
-    batch.add_rule(
-        family,
-        table.name,
-        chain.name,
-        &[
-            Expr::Meta {
-                key: sys::NFT_META_L4PROTO,
-                dreg: sys::NFT_REG_1,
-            },
-            Expr::Lookup {
-                set: PROTO_SET,
-                set_id: PROTO_SET_ID,
-                sreg: sys::NFT_REG_1,
-            },
-            Expr::FlowOffload {
-                flowtable: chain.flowtable,
-            },
-        ],
-    );
+    batch.add_rule(family, table.name, chain.name, &offload_rule(chain));
     flowtable
 }

@@ -41,13 +41,14 @@ pub fn render(ruleset: &Ruleset) -> String {
     );
     let _ = writeln!(
         out,
-        "\t\tmeta l4proto {{ {} }} flow add @{}",
+        "\t\tmeta l4proto {{ {} }} {}flow add @{}",
         chain
             .l4protos
             .iter()
             .map(|p| p.name())
             .collect::<Vec<_>>()
             .join(", "),
+        if chain.counter { "counter " } else { "" },
         chain.flowtable
     );
     let _ = writeln!(out, "\t}}\n}}");

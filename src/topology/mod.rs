@@ -4,13 +4,18 @@
 //! One [`LinkSource`] trait, two sources: the live system and a snapshot directory laid
 //! out like it (`DIR/sys/class/net/<dev>/...`, `DIR/ethtool/<dev>`), so every decision
 //! made on a router can be reproduced offline.
+//!
+//! On a router, netifd knows which device each logical interface runs on right now
+//! ([`Netifd`], from its ubus interface dump); the config says what it should be.
 
 pub mod ethtool;
+mod netifd;
 mod resolve;
 pub mod sysfs;
 
 use serde::Serialize;
 
+pub use netifd::{Netifd, NetifdInterface};
 pub use resolve::{resolve_lower, Branch, Leaf};
 
 use crate::error::Result;

@@ -4,6 +4,8 @@
 #   - apply removes fw4's ft and rule in the same batch, leaves the rest of fw4 untouched,
 #     and loads table inet fw4_offload as `print` shows it;
 #   - TCP and UDP through the router are [OFFLOAD] in conntrack, the flowtable counts them;
+#   - the offload rule's counter, as `check` reads it over netlink, is what nft lists and
+#     what an observer chain counts on the slow path; in-place updates keep it;
 #   - applying again changes nothing; adding or removing a device updates the flowtable
 #     in place and the connections established before stay offloaded;
 #   - hardware asked for where the kernel refuses it (veth): software with the reason;
@@ -70,6 +72,7 @@ check "the rest of fw4's table is untouched" untouched
 
 # The loaded table is the printed one, modulo nft's formatting.
 normalize() { sed -e '/^#/d; /^table inet fw4_offload$/d; /^delete table/d' -e 's/"//g; s/priority 0;/priority filter;/' \
+	-e 's/counter packets [0-9]* bytes [0-9]*/counter/' \
 	-e 's/^[[:space:]]*//; s/;$//; /^$/d'; }
 fw4o --config /tmp/cfg print | normalize >/tmp/printed
 nsx "$ROUTER_NS" nft list table inet fw4_offload | normalize >/tmp/listed
@@ -91,6 +94,22 @@ flow_up() { offloaded_flow "$1" "$2" $SERVER_IP "$3" slow_path $HOLD; }
 flow_up tcp1 tcp 5001
 flow_up udp1 udp 5002
 
+# The offload rule's counter: what `check` read over netlink, what nft lists, and the
+# packets the observer saw on the slow path (both chains see the same packets).
+listed_counter() {
+	router_nft list chain inet fw4_offload forward |
+		sed -nE 's/.*counter packets ([0-9]+) bytes ([0-9]+) .*/\1 packets, \2 bytes/p'
+}
+read_counter() { fw4o --config /tmp/cfg check | sed -n 's/^loaded: slow path (offload rule counter): //p'; }
+counter_agrees() {
+	_listed=$(listed_counter) _read=$(read_counter)
+	echo "nft lists: $_listed; fw4-offload read: $_read; observer: $(slow_path) packets"
+	[ -n "$_read" ] && [ "$_read" = "$_listed" ] && [ "${_read%% *}" = "$(slow_path)" ]
+}
+check "the rule counter read over netlink equals nft's and the observer's" counter_agrees
+COUNTED=$(read_counter)
+check "the rule counter saw the slow path only ($COUNTED)" test "${COUNTED%% *}" -le $((2 * MAX_SLOW)) -a "${COUNTED%% *}" -gt 0
+
 out=$(fw4o --config /tmp/cfg apply 2>&1)
 echo "$out"
 check "applying the same plan again changes nothing" has 'applied: nothing' "$out"
@@ -109,6 +128,7 @@ check "a new device is added to the flowtable in place" in_place "$out"
 check "tcp1 established before stays [OFFLOAD]" ct_offloaded tcp 5001
 check "udp1 established before stays [OFFLOAD]" ct_offloaded udp 5002
 check "flowtable lists all three devices" flowtable_is 'devices = { eth0, eth1, r-lan2 }'
+check "the in-place update kept the rule counter" test "$(read_counter)" = "$COUNTED"
 # And gone again: its hook is removed in place, the flows on eth0/eth1 stay.
 write_config 0 eth0 eth1
 out=$(fw4o --config /tmp/cfg apply 2>&1)
