@@ -35,7 +35,7 @@ run_init start_service >"$SCRATCH/start_service" 2>&1 || true
 cat >"$SCRATCH/start_service.expected" <<'EOF2'
 procd_open_instance
 procd_set_param [command] [/usr/sbin/fw4-offload] [daemon]
-procd_set_param [respawn] [3600] [5] [5]
+procd_set_param [respawn]
 procd_set_param [stderr] [1]
 procd_close_instance
 EOF2
