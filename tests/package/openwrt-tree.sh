@@ -12,6 +12,9 @@ skeleton() {
 	printf 'ARCH:=aarch64\nBOARD:=mediatek\nKERNEL_PATCHVER:=%s\n' "$2" >"$1/target/linux/mediatek/Makefile"
 	printf 'ARCH:=mipsel\nBOARD:=ramips\nKERNEL_PATCHVER:=%s\n' "$3" >"$1/target/linux/ramips/Makefile"
 }
+# The series, in order (the expectations below are built from it).
+mapfile -t series < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' patches/series)
+
 # listing DIR: every file under DIR with its hash, to see whether a run changed anything.
 listing() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k 2); }
 
@@ -22,7 +25,7 @@ check "make openwrt-tree OPENWRT=<6.12 tree> succeeds" \
 # Expected: both SoC targets get the SoC patches, generic/pending the netfilter ones,
 # each with the prefix, byte-identical to the repository's.
 expected=0
-while read -r p; do
+for p in "${series[@]}"; do
 	base=${p##*/}
 	case $p in
 	target/linux/*)
@@ -36,7 +39,7 @@ while read -r p; do
 		check "generic/pending-6.12 gets $base" cmp -s "$p" "$tree/target/linux/generic/pending-6.12/999-fw4-offload-$base"
 		;;
 	esac
-done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' patches/series)
+done
 check "nothing else copied ($expected patches)" \
 	test "$(find "$tree/target" -name '*.patch' | wc -l)" = "$expected"
 
@@ -74,11 +77,11 @@ if [ -r "$TARBALL" ]; then
 	# Files the series changes, less those it creates (a later patch's "--- a/" names
 	# them too).
 	# shellcheck disable=SC2016 # awk's own $2
-	mapfile -t touched < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' patches/series | xargs awk '
+	mapfile -t touched < <(awk '
 		/^--- a\// { old[substr($2, 3)] = 1 }
 		prev ~ /^--- \/dev\/null/ && /^\+\+\+ b\// { created[substr($2, 3)] = 1 }
 		{ prev = $0 }
-		END { for (f in old) if (!(f in created)) print "linux-source-6.12/" f }' | sort)
+		END { for (f in old) if (!(f in created)) print "linux-source-6.12/" f }' "${series[@]}" | sort)
 	tar -xJf "$TARBALL" -C "$base" --strip-components=1 "${touched[@]}"
 	patched=$SCRATCH/linux/patched
 	cp -a "$base" "$patched"
