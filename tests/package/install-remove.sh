@@ -70,6 +70,14 @@ lifecycle() {
 lifecycle stock 'config defaults\n\toption syn_flood\t1\n\toption input\t\tREJECT\n# Uncomment to disable ipv6 rules\n#\toption disable_ipv6\t1\n\nconfig zone\n\toption name\t\tlan\n\tlist   network\t\t'"'lan'"'\n'
 lifecycle uci-written "\nconfig defaults\n\toption input 'REJECT'\n\toption flow_offloading '1'\n\nconfig zone\n\toption name 'lan'\n\tlist network 'lan'\n\n"
 lifecycle empty ''
+# Windows line ends (libuci reads them): the section is still found by its name.
+lifecycle crlf 'config defaults\r\n\toption input REJECT\r\n'
+root=$(new_root crlf-present)
+printf "config include 'fw4_offload'\r\n\toption type 'script'\r\n" >"$root/etc/config/firewall"
+cp "$root/etc/config/firewall" "$SCRATCH/crlf-present.orig"
+uci_defaults IPKG_INSTROOT="$root"
+same "crlf: a section of that name already there: nothing added" \
+	"$SCRATCH/crlf-present.orig" "$root/etc/config/firewall"
 
 # A last line without its newline: the one byte removal cannot take back.
 root=$(new_root no-newline)
