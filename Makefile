@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden kernel-check fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden kernel-check package-check openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit live nft-check vm vm-apply vm-golden fuzz-smoke kernel-check
+test: lint unit package-check live nft-check vm vm-apply vm-golden fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -55,6 +55,17 @@ vm-golden: build
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).
 kernel-check:
 	KBUILD_DIR=$(CURDIR)/build/kernel kernel/check
+
+# The feed's packaging: scripts under ShellCheck, install/remove against scratch roots,
+# the init script's procd instance, the package Makefiles, openwrt-tree (see
+# package/README.md).
+package-check:
+	tests/package/check
+
+# Put the kernel series into an OpenWrt tree: make openwrt-tree OPENWRT=/path/to/openwrt
+openwrt-tree:
+	@test -n "$(OPENWRT)" || { echo "usage: make openwrt-tree OPENWRT=/path/to/openwrt" >&2; exit 2; }
+	kernel/openwrt-tree install "$(OPENWRT)"
 
 fuzz:
 	fuzz/run $(FUZZ_RUNS)
