@@ -148,6 +148,13 @@ pub fn render_status(status: &Json) -> String {
             ft["flags"].as_u64().unwrap_or(0)
         ),
     };
+    if let Some(counter) = loaded["counter"].as_object() {
+        let _ = writeln!(
+            out,
+            "slow path (offload rule counter): {} packets, {} bytes",
+            counter["packets"], counter["bytes"]
+        );
+    }
     let flows = &status["flows"];
     let _ = match &flows["error"] {
         Json::String(e) => writeln!(out, "flows: unknown ({e})"),

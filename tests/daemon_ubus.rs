@@ -3,7 +3,8 @@
 //! and the kinds of requests ubusd relays, and checks what the daemon sends back. The
 //! daemon runs as its own process in a private network namespace (it applies at start).
 //!
-//! Shown: registration in the order and bytes libubus uses; status, flows, devices and
+//! Shown: registration in the order and bytes libubus uses; zones resolved through the
+//! `network.interface dump` the daemon asks netifd for; status, flows, devices and
 //! reload answered with DATA + STATUS under the caller's peer id and sequence number;
 //! bad arguments, unknown methods and objects answered with ubus's status codes; events
 //! sent through ubusd's event object; a malformed message logged and skipped; a message
@@ -99,30 +100,122 @@ impl Drop for Daemon {
     }
 }
 
+/// netifd's object, as ubusd would know it.
+const NETIFD_OBJECT: u32 = 0x6e65_7469;
+
+/// What netifd reports: `lan` is up on `lo`.
+fn netifd_dump() -> Map<String, Json> {
+    let dump = json!({ "interface": [{
+        "interface": "lan", "up": true, "pending": false, "available": true,
+        "proto": "static", "device": "lo", "l3_device": "lo",
+    }]});
+    match dump {
+        Json::Object(map) => map,
+        _ => unreachable!(),
+    }
+}
+
+/// ubusd's listening socket: every connection gets the recorded HELLO; the daemon's
+/// one-shot `network.interface dump` calls are answered by netifd's part here, in a
+/// thread (the daemon makes them while the test waits on the main connection); the
+/// connection that registers objects goes to the test.
+struct Ubusd {
+    registering: std::sync::mpsc::Receiver<Peer>,
+    netifd_calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Ubusd {
+    fn start(listener: UnixListener, hello: Vec<u8>) -> Ubusd {
+        let (tx, registering) = std::sync::mpsc::channel();
+        let netifd_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let calls = netifd_calls.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut peer = Peer::new(stream.unwrap());
+                peer.send(&hello);
+                let first = peer.read();
+                let msg = Message::decode(&first).unwrap();
+                if msg.header.kind != Kind::Lookup {
+                    peer.first = Some(first);
+                    if tx.send(peer).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                assert_eq!(msg.objpath(), Some("network.interface"));
+                let seq = msg.header.seq;
+                let found = [
+                    Attr::ObjPath("network.interface"),
+                    Attr::ObjId(NETIFD_OBJECT),
+                ];
+                peer.send(&reply(Kind::Data, seq, 0, &found));
+                peer.send(&reply(Kind::Status, seq, 0, &[Attr::Status(0)]));
+                let invoke = peer.read();
+                let msg = Message::decode(&invoke).unwrap();
+                assert_eq!(
+                    (msg.objid(), msg.method()),
+                    (Some(NETIFD_OBJECT), Some("dump"))
+                );
+                let seq = msg.header.seq;
+                let data = Builder::new(Header {
+                    kind: Kind::Data,
+                    seq,
+                    peer: 0,
+                })
+                .attr(Attr::ObjId(NETIFD_OBJECT))
+                .data(&netifd_dump())
+                .finish()
+                .unwrap();
+                peer.send(&data);
+                peer.send(&reply(Kind::Status, seq, 0, &[Attr::Status(0)]));
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ubusd {
+            registering,
+            netifd_calls,
+        }
+    }
+
+    /// The next connection of the daemon's that registers objects.
+    fn accept(&self) -> Peer {
+        self.registering
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the daemon connects to register")
+    }
+}
+
 /// ubusd's end of one connection.
-struct Peer(UnixStream);
+struct Peer {
+    stream: UnixStream,
+    /// A message read already, handed out by the next read.
+    first: Option<Vec<u8>>,
+}
 
 impl Peer {
-    fn accept(listener: &UnixListener, hello: &[u8]) -> Peer {
-        let (stream, _) = listener.accept().unwrap();
+    fn new(stream: UnixStream) -> Peer {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        let mut peer = Peer(stream);
-        peer.send(hello);
-        peer
+        Peer {
+            stream,
+            first: None,
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.0.write_all(bytes).unwrap();
+        self.stream.write_all(bytes).unwrap();
     }
 
     fn read(&mut self) -> Vec<u8> {
+        if let Some(msg) = self.first.take() {
+            return msg;
+        }
         let mut msg = vec![0; 12];
-        self.0.read_exact(&mut msg).unwrap();
+        self.stream.read_exact(&mut msg).unwrap();
         let len = frame_len(&msg).unwrap().unwrap();
         msg.resize(len, 0);
-        self.0.read_exact(&mut msg[12..]).unwrap();
+        self.stream.read_exact(&mut msg[12..]).unwrap();
         Message::decode(&msg).unwrap();
         msg
     }
@@ -237,10 +330,10 @@ fn the_daemon_on_ubus() {
     let hello = one(&session, 1, false, "HELLO", 0);
     let scratch = Scratch::new("daemon-ubus");
     let socket = scratch.0.join("ubus.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
+    let server = Ubusd::start(UnixListener::bind(&socket).unwrap(), hello);
     let daemon = Daemon::start(&scratch.0, &socket);
 
-    let mut ubusd = Peer::accept(&listener, &hello);
+    let mut ubusd = server.accept();
     let signature = ubusd.registration(&session);
     assert_eq!(
         signature,
@@ -278,9 +371,16 @@ fn the_daemon_on_ubus() {
 
     let (data, status) = ubusd.call(11, "devices", json!({}), &mut events);
     assert_eq!(status, 0);
+    // Resolved through netifd's dump, which the daemon asked for before applying.
     assert_eq!(
         data.unwrap()["devices"][0]["via"],
-        json!(["network lan", "lo"])
+        json!(["network lan (netifd)", "lo"])
+    );
+    assert!(
+        server
+            .netifd_calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
     );
 
     let (data, status) = ubusd.call(
@@ -395,13 +495,13 @@ fn the_daemon_on_ubus() {
         0x00,
         0x00,
     ]);
-    let mut ubusd = Peer::accept(&listener, &hello);
+    let mut ubusd = server.accept();
     ubusd.registration(&session);
     assert_eq!(ubusd.call(24, "status", json!({}), &mut events).1, 0);
 
     // ubusd restarts: the daemon comes back to the new one and registers again.
     drop(ubusd);
-    let mut ubusd = Peer::accept(&listener, &hello);
+    let mut ubusd = server.accept();
     ubusd.registration(&session);
     assert_eq!(ubusd.call(25, "devices", json!({}), &mut events).1, 0);
 

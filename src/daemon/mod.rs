@@ -119,8 +119,8 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
     logging::Syslog::install(options.syslog.clone(), log::LevelFilter::Info);
     let signals = Signals::install()?;
     let mut links = LinkEvents::open()?;
+    let mut service = Service::new(system, sources, options.ubus.clone());
     let mut bus = Bus::new(options.ubus);
-    let mut service = Service::new(system, sources);
     let mut debounce = Debounce::new(options.debounce);
     log::info!("started");
     service.reload("start");

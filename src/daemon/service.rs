@@ -2,7 +2,8 @@
 //! result kept for `status`, the `offload` object's methods answered, and the events
 //! those applies produce, queued until the bus can send them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value as Json};
 
@@ -10,13 +11,22 @@ use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
 use crate::stats::conntrack::Query;
 use crate::status::{self, LastApply, Sources, Status};
+use crate::topology::Netifd;
 use crate::ubus::blobmsg::{List, Value};
+use crate::ubus::call::call;
 use crate::ubus::message::Status as UbusStatus;
 use crate::{Outcome, System};
+
+/// netifd answers from memory; a slow answer means a busy router, not a bigger dump.
+const NETIFD_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Service {
     system: System,
     sources: Sources,
+    /// ubusd's socket, to ask netifd for the interfaces' devices before each apply.
+    ubus: PathBuf,
+    /// Why netifd's view is not used, logged once until it is again.
+    netifd_unavailable: Option<String>,
     /// The last apply that succeeded: its plan carries the kernel's fallback reasons.
     applied: Option<Applied>,
     last: Option<LastApply>,
@@ -37,18 +47,50 @@ fn now() -> u64 {
 }
 
 impl Service {
-    pub fn new(system: System, sources: Sources) -> Service {
+    pub fn new(system: System, sources: Sources, ubus: PathBuf) -> Service {
         Service {
             system,
             sources,
+            ubus,
+            netifd_unavailable: None,
             applied: None,
             last: None,
             events: Vec::new(),
         }
     }
 
+    /// netifd's view of the interfaces (`network.interface dump`), or `None` when it
+    /// cannot be had: then zones resolve through /etc/config/network alone.
+    fn netifd(&mut self) -> Option<Netifd> {
+        let dump = call(
+            &self.ubus,
+            "network.interface",
+            "dump",
+            &Map::new(),
+            NETIFD_TIMEOUT,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|dump| Netifd::from_dump(&Json::Object(dump)).map_err(|e| e.to_string()));
+        match dump {
+            Ok(netifd) => {
+                if self.netifd_unavailable.take().is_some() {
+                    log::info!("netifd: interfaces resolve through netifd again");
+                }
+                Some(netifd)
+            }
+            Err(e) => {
+                if self.netifd_unavailable.as_ref() != Some(&e) {
+                    log::warn!("netifd: {e}; interfaces resolve through the network config");
+                }
+                self.netifd_unavailable = Some(e);
+                None
+            }
+        }
+    }
+
     /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
+        self.system.netifd = self.netifd();
         let result = self
             .system
             .run()
