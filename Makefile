@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden kernel-check package-check openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check live nft-check vm vm-apply vm-golden fuzz-smoke kernel-check
+test: lint unit package-check live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -50,6 +50,11 @@ vm-apply: build
 # Every golden case applied over netlink and listed back with nft, in the VM.
 vm-golden: build
 	BIN=$(BIN) tests/vm-golden
+
+# The daemon in the VM: devices created and deleted under traffic, 200 cycles for leaks,
+# status and flows against conntrack and nft.
+vm-daemon: build
+	BIN=$(BIN) tests/vm-daemon
 
 # The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).

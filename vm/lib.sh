@@ -215,12 +215,13 @@ nft_named_counter() {
 # counter of the slow path) grew by 1..MAX_SLOW, and that conntrack accounting saw the
 # other 2N - MAX_SLOW packets (the fast path). Returns 1 if the flow never got going.
 # Leaves the client holding the connection (release_client NAME, wait_client NAME) and
-# its conntrack line in FLOW_CT.
+# its conntrack line in FLOW_CT. With KEEPALIVE=MS set, the client sends a message every
+# MS while it holds (a flow idle for 30 s leaves the flowtable).
 offloaded_flow() {
 	_n=$1 _p=$2 _h=$3 _port=$4 _slow_fn=$5 _hold=$6
 	start_server "$_p" "$_port" || { fail "$_n: server"; return 1; }
 	_before=$($_slow_fn)
-	start_client "$_n" "$_p" "$_h" "$_port" -n "$N" -i "$INTERVAL" -h "$_hold"
+	start_client "$_n" "$_p" "$_h" "$_port" -n "$N" -i "$INTERVAL" -h "$_hold" ${KEEPALIVE:+-k "$KEEPALIVE"}
 	if ! wait_ready "$_n" 30; then
 		fail "$_n: client did not get its $N echoes"
 		wait_client "$_n"

@@ -10,12 +10,14 @@
  *       datagram to its sender.  Default ADDR is :: (dual stack), or 0.0.0.0 when
  *       the kernel has no IPv6.  Runs until killed.
  *
- *   traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT
+ *   traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-k MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT
  *       Sends COUNT messages (default 10) of SIZE bytes (default 100), waiting for
  *       each echo (at most -w MS, default 2000) and pausing -i MS (default 200)
  *       between them; then prints "holding" (and creates FILE if -r is given),
  *       keeps the socket open for -h MS (default 0; with -u, until the file -u
- *       names exists, at most -h MS, polled every 10 ms), closes it, and prints
+ *       names exists, at most -h MS, polled every 10 ms), with -k one more message
+ *       every -k MS meanwhile (an idle flow leaves the flowtable after 30 s),
+ *       closes it, and prints
  *         traffic client PROTO: sent=N bytes_sent=B received=M bytes_received=R
  *       Exits 0 if every byte came back, 1 otherwise, 2 on usage/socket errors.
  */
@@ -45,7 +47,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: traffic server tcp|udp [-b ADDR] PORT\n"
-		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n");
+		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-k MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n");
 	exit(2);
 }
 
@@ -201,9 +203,29 @@ static size_t recv_echo(int fd, int tcp, size_t want, int timeout_ms)
 	return got;
 }
 
+/* Sends message number i and waits for its echo; counts both. */
+static void exchange(int fd, int tcp, char *msg, size_t size, int i, int wait_ms,
+		     int *sent, size_t *sent_bytes, int *received, size_t *recv_bytes)
+{
+	memset(msg, 'a' + i % 26, size);
+	if (size >= 8)
+		snprintf(msg, 8, "%07d", i % 10000000);
+	ssize_t n = tcp ? write_all(fd, msg, size) : send(fd, msg, size, 0);
+	if (n < 0) {
+		fprintf(stderr, "traffic: send: %s\n", strerror(errno));
+		return;
+	}
+	(*sent)++;
+	*sent_bytes += size;
+	size_t got = recv_echo(fd, tcp, size, wait_ms);
+	*recv_bytes += got;
+	if (got == size)
+		(*received)++;
+}
+
 static int client(int tcp, const char *host, int port, int count, long interval_ms,
-		  long hold_ms, const char *release_file, size_t size, int wait_ms,
-		  const char *ready_file)
+		  long hold_ms, long keepalive_ms, const char *release_file, size_t size,
+		  int wait_ms, const char *ready_file)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = parse_addr(host, port, &ss);
@@ -223,23 +245,13 @@ static int client(int tcp, const char *host, int port, int count, long interval_
 	size_t sent_bytes = 0, recv_bytes = 0;
 	int sent = 0, received = 0;
 	for (int i = 0; i < count; i++) {
-		memset(msg, 'a' + i % 26, size);
-		if (size >= 8)
-			snprintf(msg, 8, "%07d", i % 10000000);
-		ssize_t n = tcp ? write_all(fd, msg, size) : send(fd, msg, size, 0);
-		if (n < 0) {
-			fprintf(stderr, "traffic: send: %s\n", strerror(errno));
+		exchange(fd, tcp, msg, size, i, wait_ms, &sent, &sent_bytes, &received, &recv_bytes);
+		if (sent <= i)
 			break;
-		}
-		sent++;
-		sent_bytes += size;
-		size_t got = recv_echo(fd, tcp, size, wait_ms);
-		recv_bytes += got;
-		if (got == size)
-			received++;
 		if (i + 1 < count && interval_ms > 0)
 			sleep_ms(interval_ms);
 	}
+	int expected = sent;
 
 	printf("holding\n");
 	fflush(stdout);
@@ -248,18 +260,20 @@ static int client(int tcp, const char *host, int port, int count, long interval_
 		if (rf >= 0)
 			close(rf);
 	}
-	if (release_file) {
-		for (long t = 0; t < hold_ms && access(release_file, F_OK) != 0; t += 10)
-			sleep_ms(10);
-	} else if (hold_ms > 0) {
-		sleep_ms(hold_ms);
+	for (long t = 0; t < hold_ms && !(release_file && access(release_file, F_OK) == 0); t += 10) {
+		sleep_ms(10);
+		if (keepalive_ms > 0 && t % keepalive_ms == keepalive_ms - 10) {
+			exchange(fd, tcp, msg, size, expected, wait_ms, &sent, &sent_bytes,
+				 &received, &recv_bytes);
+			expected++;
+		}
 	}
 	close(fd);
 
 	printf("traffic client %s: sent=%d bytes_sent=%zu received=%d bytes_received=%zu\n",
 	       tcp ? "tcp" : "udp", sent, sent_bytes, received, recv_bytes);
 	fflush(stdout);
-	return (sent == count && recv_bytes == sent_bytes) ? 0 : 1;
+	return (sent == expected && expected >= count && recv_bytes == sent_bytes) ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -283,16 +297,17 @@ int main(int argc, char **argv)
 
 	const char *bind_addr = NULL, *ready_file = NULL, *release_file = NULL;
 	int count = 10, wait_ms = 2000;
-	long interval_ms = 200, hold_ms = 0;
+	long interval_ms = 200, hold_ms = 0, keepalive_ms = 0;
 	size_t size = 100;
 	int opt;
 	optind = 3;
-	while ((opt = getopt(argc, argv, "b:n:i:h:u:s:w:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:n:i:h:k:u:s:w:r:")) != -1) {
 		switch (opt) {
 		case 'b': bind_addr = optarg; break;
 		case 'n': count = atoi(optarg); break;
 		case 'i': interval_ms = atol(optarg); break;
 		case 'h': hold_ms = atol(optarg); break;
+		case 'k': keepalive_ms = atol(optarg); break;
 		case 'u': release_file = optarg; break;
 		case 's': size = strtoul(optarg, NULL, 10); break;
 		case 'w': wait_ms = atoi(optarg); break;
@@ -308,6 +323,6 @@ int main(int argc, char **argv)
 	}
 	if (optind + 2 != argc || size > 65000)
 		usage();
-	return client(tcp, argv[optind], atoi(argv[optind + 1]), count, interval_ms, hold_ms,
+	return client(tcp, argv[optind], atoi(argv[optind + 1]), count, interval_ms, hold_ms, keepalive_ms,
 		      release_file, size, wait_ms, ready_file);
 }

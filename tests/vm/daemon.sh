@@ -1,0 +1,160 @@
+# tests/vm/daemon.sh - `fw4-offload daemon` on a real kernel with real traffic (inside the
+# VM; run by tests/vm-daemon). The daemon runs in the router namespace without ubusd (it
+# keeps trying to reach it) and without syslog (it logs to stderr); zone lan has a network
+# on device r-guest, which does not exist at first. Then:
+#   - the flowtable follows r-guest as it is created and deleted, within a bounded time,
+#     and a TCP and a UDP flow on eth0/eth1 stay [OFFLOAD] throughout;
+#   - 200 create/delete cycles leave the daemon with the same descriptors and its memory
+#     within a bound;
+#   - `status` and `flows` agree with conntrack and with nft's view of the rule counter;
+#   - SIGTERM stops it cleanly.
+ROUTER_LAN_DEV=eth0
+ROUTER_WAN_DEV=eth1
+. /vm/lib.sh
+
+N=20
+INTERVAL=50
+HOLD=600000
+KEEPALIVE=5000
+CYCLES=${CYCLES:-200}
+DEBOUNCE=100
+# Link event to flowtable: the quiet time, one apply (about 0.1 s under TCG), polling.
+FOLLOW_LIMIT_CS=300
+fw4o() { nsx "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock "$@"; }
+router_nft() { nsx "$ROUTER_NS" nft "$@"; }
+has_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q "devices = {.*$1"; }
+lacks_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q 'devices' && ! has_device "$1"; }
+now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+# follow WHAT COMMAND...: centiseconds until COMMAND holds (polled), or -1 after 10 s
+follow() {
+	_start=$(now_cs)
+	wait_for 10 "$@" || { echo -1; return; }
+	echo $(($(now_cs) - _start))
+}
+fds() { ls /proc/$DAEMON/fd | wc -l; }
+rss() { awk '/^VmRSS/ { print $2 }' /proc/$DAEMON/status; }
+
+topo_up
+echo "kernel $(uname -r)"
+
+mkdir -p /tmp/cfg
+cat >/tmp/cfg/firewall <<'EOF'
+config defaults
+	option flow_offloading '1'
+
+config zone
+	option name 'lan'
+	list network 'lan'
+	list network 'guest'
+
+config zone
+	option name 'wan'
+	list network 'wan'
+EOF
+cat >/tmp/cfg/network <<'EOF'
+config interface 'lan'
+	option device 'eth0'
+
+config interface 'guest'
+	option device 'r-guest'
+
+config interface 'wan'
+	option device 'eth1'
+EOF
+
+# ip netns exec execs the daemon itself: $! is its pid (nsx, a function, would fork).
+/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock \
+	--syslog /nonexistent/log --debounce $DEBOUNCE daemon 2>/tmp/daemon.log &
+DAEMON=$!
+check "the daemon applies at start" wait_for 10 has_device eth1
+check "r-guest, missing, is not in the flowtable" lacks_device r-guest
+
+router_counter() { nft_counter "$ROUTER_NS" inet fw4_offload forward 'flow add'; }
+MAX_SLOW=4 # TCP handshake 3, UDP 2
+start_flows() {
+	offloaded_flow tcp1 tcp $SERVER_IP 5001 router_counter $HOLD
+	offloaded_flow udp1 udp $SERVER_IP 5002 router_counter $HOLD
+}
+start_flows
+still_offloaded() { ct_offloaded tcp 5001 && ct_offloaded udp 5002; }
+
+guest_add() {
+	ip link add r-guest netns $ROUTER_NS type veth peer name r-guest-p netns $ROUTER_NS
+	nsx "$ROUTER_NS" /sbin/ip link set r-guest up
+}
+guest_del() { nsx "$ROUTER_NS" /sbin/ip link del r-guest; }
+
+guest_add
+t=$(follow has_device r-guest)
+echo "r-guest created: in the flowtable after ${t}0 ms"
+check "a created device joins the flowtable within ${FOLLOW_LIMIT_CS}0 ms" test "$t" -ge 0 -a "$t" -le $FOLLOW_LIMIT_CS
+check "in place: the flows established before stay [OFFLOAD]" still_offloaded
+guest_del
+t=$(follow lacks_device r-guest)
+echo "r-guest deleted: out of the flowtable after ${t}0 ms"
+check "a deleted device leaves the flowtable within ${FOLLOW_LIMIT_CS}0 ms" test "$t" -ge 0 -a "$t" -le $FOLLOW_LIMIT_CS
+check "the flows on eth0/eth1 stay [OFFLOAD]" still_offloaded
+grep -q 'hotplug: .*r-guest added.*: applied: .*add devices r-guest' /tmp/daemon.log
+check "the log says what the hotplug applied" test $? -eq 0
+
+fds0=$(fds)
+rss0=$(rss)
+slowest=0 missed=0 i=0
+while [ $i -lt "$CYCLES" ]; do
+	guest_add
+	t=$(follow has_device r-guest)
+	[ "$t" -lt 0 ] && missed=$((missed + 1))
+	[ "$t" -gt "$slowest" ] && slowest=$t
+	guest_del
+	t=$(follow lacks_device r-guest)
+	[ "$t" -lt 0 ] && missed=$((missed + 1))
+	[ "$t" -gt "$slowest" ] && slowest=$t
+	i=$((i + 1))
+done
+fds1=$(fds)
+rss1=$(rss)
+echo "$CYCLES cycles: slowest follow ${slowest}0 ms; descriptors $fds0 -> $fds1; RSS $rss0 -> $rss1 KiB"
+check "every one of $CYCLES creates and deletes was followed" test $missed -eq 0
+check "no descriptor leaked over $CYCLES cycles ($fds0 -> $fds1)" test "$fds0" -eq "$fds1"
+check "memory stable over $CYCLES cycles ($rss0 -> $rss1 KiB, bound +256)" test "$rss1" -le $((rss0 + 256))
+check "the flows stay [OFFLOAD] through $CYCLES cycles" still_offloaded
+# A deleted device leaves the flowtable by the kernel's own hand (its hook goes with the
+# device), so deletes find nothing left to apply: about one apply a cycle is logged.
+applies=$(grep -c 'hotplug: .*applied' /tmp/daemon.log)
+echo "hotplug applies logged: $applies"
+check "each change applied once or merged, never more ($applies <= $((2 * CYCLES + 2)))" test "$applies" -le $((2 * CYCLES + 2))
+
+# status and flows, against conntrack and nft.
+fw4o status --json >/tmp/status.json
+fw4o flows --json >/tmp/flows.json
+fw4o status
+ct_offload=$(ct_dump | grep -c '\[OFFLOAD\]')
+json_num() { grep -o "\"$2\": *[0-9]*" "$1" | head -n 1 | grep -o '[0-9]*$'; }
+# "all": { "hardware": 0, "not_offloaded": .., "software": N, "total": .. } (first "software")
+st_sw=$(sed -n '/"all"/,/}/p' /tmp/status.json | grep -o '"software": *[0-9]*' | grep -o '[0-9]*$')
+check "status counts the [OFFLOAD] entries conntrack lists ($st_sw = $ct_offload)" test "$st_sw" = "$ct_offload"
+check "status says software offloading is in effect" grep -q '"effective": "software"' /tmp/status.json
+matched=$(json_num /tmp/flows.json matched)
+check "flows lists as many as conntrack ($matched = $ct_offload)" test "$matched" = "$ct_offload"
+check "flows has the TCP flow to port 5001" grep -q '"dport": 5001' /tmp/flows.json
+check "flows has the UDP flow to port 5002" grep -q '"dport": 5002' /tmp/flows.json
+fw4o flows --proto udp --json >/tmp/udp.json
+check "flows --proto udp: the UDP flow only" test "$(json_num /tmp/udp.json matched)" = 1
+nft_packets=$(router_counter)
+st_packets=$(sed -n '/"counter"/,/}/p' /tmp/status.json | grep -o '"packets": *[0-9]*' | grep -o '[0-9]*$')
+check "status reads the rule counter as nft does ($st_packets = $nft_packets packets)" test "$st_packets" = "$nft_packets"
+
+release_client tcp1
+release_client udp1
+wait_client tcp1 >/dev/null
+wait_client udp1 >/dev/null
+
+kill -TERM $DAEMON
+wait $DAEMON
+check "SIGTERM stops the daemon cleanly" test $? -eq 0
+check "the log ends with stopped" grep -q 'info: stopped' /tmp/daemon.log
+echo "--- daemon log (first lines)"
+head -n 12 /tmp/daemon.log
+
+topo_down
+summary
