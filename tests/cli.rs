@@ -126,3 +126,79 @@ fn netifd_dump_from_a_file() {
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message);
     }
 }
+
+/// `status` and `flows` without a daemon, on a snapshot with the statistics a router has:
+/// the conntrack table (tests/fixtures/stats) and a PPE with the series' `stats` file.
+#[test]
+fn status_and_flows_computed_from_a_snapshot() {
+    let root = std::env::temp_dir().join(format!("fw4-offload-cli-status-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let copy = Command::new("cp")
+        .args(["-r", "tests/golden/mt7621-dsa-pppoe"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::create_dir_all(root.join("sys/kernel/debug/ppe0")).unwrap();
+    let fixture = |name: &str| std::fs::read(format!("tests/fixtures/stats/{name}")).unwrap();
+    std::fs::write(
+        root.join("proc/net/nf_conntrack"),
+        fixture("conntrack-offload.txt"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("sys/kernel/debug/ppe0/stats"),
+        fixture("ppe-stats.txt"),
+    )
+    .unwrap();
+    std::fs::write(root.join("sys/kernel/debug/ppe0/entries"), "").unwrap();
+    let root_arg = root.to_str().unwrap();
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(&[&["--root", root_arg], args, &["--json"]].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let status = json(&["status"]);
+    assert_eq!(status["source"], "cli");
+    assert_eq!(status["requested"], "hardware");
+    assert_eq!(status["loaded"]["error"], "a snapshot has no kernel state");
+    let all = &status["flows"]["all"];
+    let offloaded = all["software"].as_u64().unwrap() + all["hardware"].as_u64().unwrap();
+    assert!(offloaded > 0, "{status}");
+    assert_eq!(status["ppe"][0]["name"], "ppe0");
+    assert_eq!(status["ppe"][0]["stats"]["bind_no_free_way"], 1);
+
+    let flows = json(&["flows", "--limit", "1000"]);
+    assert_eq!(flows["matched"].as_u64(), Some(offloaded));
+    let hw = json(&["flows", "--hw"]);
+    assert_eq!(hw["matched"], all["hardware"]);
+    assert!(hw["matched"].as_u64().unwrap() > 0, "the fixture has hardware flows");
+    assert!(hw["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["flag"] == "hw_offload"));
+    let one = json(&["flows", "--limit", "1", "--offset", "1"]);
+    assert_eq!(one["flows"].as_array().unwrap().len(), 1);
+    assert_eq!(one["flows"][0], flows["flows"][1]);
+
+    let text = run(&["--root", root_arg, "status"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with("requested: hardware; effective: unknown (answered by cli)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ppe0: 0 bound of 0 entries; 2 committed, 1 without a free way"),
+        "{text}"
+    );
+    let bad = run(&["--root", root_arg, "flows", "--proto", "icmp"]);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::remove_dir_all(&root).unwrap();
+}

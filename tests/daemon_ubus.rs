@@ -117,8 +117,8 @@ fn netifd_dump() -> Map<String, Json> {
 
 /// ubusd's listening socket: every connection gets the recorded HELLO; the daemon's
 /// one-shot `network.interface dump` calls are answered by netifd's part here, in a
-/// thread (the daemon makes them while the test waits on the main connection); the
-/// connection that registers objects goes to the test.
+/// thread (the daemon makes them while the test waits on the main connection); other
+/// connections (the daemon registering, the CLI calling) go to the test.
 struct Ubusd {
     registering: std::sync::mpsc::Receiver<Peer>,
     netifd_calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -135,14 +135,13 @@ impl Ubusd {
                 peer.send(&hello);
                 let first = peer.read();
                 let msg = Message::decode(&first).unwrap();
-                if msg.header.kind != Kind::Lookup {
+                if msg.objpath() != Some("network.interface") {
                     peer.first = Some(first);
                     if tx.send(peer).is_err() {
                         return;
                     }
                     continue;
                 }
-                assert_eq!(msg.objpath(), Some("network.interface"));
                 let seq = msg.header.seq;
                 let found = [
                     Attr::ObjPath("network.interface"),
@@ -177,11 +176,11 @@ impl Ubusd {
         }
     }
 
-    /// The next connection of the daemon's that registers objects.
+    /// The next connection that is not a netifd call.
     fn accept(&self) -> Peer {
         self.registering
             .recv_timeout(Duration::from_secs(20))
-            .expect("the daemon connects to register")
+            .expect("a client connects")
     }
 }
 
@@ -504,6 +503,66 @@ fn the_daemon_on_ubus() {
     let mut ubusd = server.accept();
     ubusd.registration(&session);
     assert_eq!(ubusd.call(25, "devices", json!({}), &mut events).1, 0);
+
+    // The CLI asks the daemon: ubusd finds `offload` and relays the call.
+    for (json, seq) in [(true, 30), (false, 31)] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fw4-offload"));
+        command.args(["-s".as_ref(), socket.as_os_str()]);
+        command.arg("status").stdout(Stdio::piped());
+        if json {
+            command.arg("--json");
+        }
+        let cli = command.spawn().unwrap();
+        let mut client = server.accept();
+        let lookup = Message::decode(&client.read()).unwrap().header;
+        assert_eq!(lookup.kind, Kind::Lookup);
+        let found = [
+            Attr::ObjPath("offload"),
+            Attr::ObjId(OBJECT),
+            Attr::ObjType(OBJTYPE),
+        ];
+        client.send(&reply(Kind::Data, lookup.seq, 0, &found));
+        client.send(&reply(Kind::Status, lookup.seq, 0, &[Attr::Status(0)]));
+        let invoke = client.read();
+        let msg = Message::decode(&invoke).unwrap();
+        assert_eq!((msg.objid(), msg.method()), (Some(OBJECT), Some("status")));
+        let (data, status) = ubusd.call(seq, "status", json!({}), &mut events);
+        let relayed = Builder::new(Header {
+            kind: Kind::Data,
+            seq: msg.header.seq,
+            peer: OBJECT,
+        })
+        .attr(Attr::ObjId(OBJECT))
+        .data(&match data.unwrap() {
+            Json::Object(map) => map,
+            _ => unreachable!(),
+        })
+        .finish()
+        .unwrap();
+        client.send(&relayed);
+        client.send(&reply(
+            Kind::Status,
+            msg.header.seq,
+            OBJECT,
+            &[Attr::Status(status)],
+        ));
+        let out = cli.wait_with_output().unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        match json {
+            true => {
+                let report: Json = serde_json::from_str(&out).unwrap();
+                assert_eq!(report["source"], "daemon", "{out}");
+                assert_eq!(report["devices"][0]["name"], "lo");
+            }
+            false => {
+                assert!(
+                    out.starts_with("requested: software; effective: off (answered by daemon)\n"),
+                    "{out}"
+                );
+                assert!(out.contains("  lo  software"), "{out}");
+            }
+        }
+    }
 
     let (stopped, log) = daemon.stop();
     assert!(stopped, "{log}");
