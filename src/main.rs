@@ -194,7 +194,8 @@ fn compute(args: &Args, system: &System, method: &str) -> Result<Json, Error> {
                 Some(_) => Err("a snapshot has no kernel state".to_string()),
                 None => apply::inspect(&outcome.ruleset).map_err(|e| e.to_string()),
             };
-            let status = Status::gather("cli", &outcome.plan, loaded, &sources, None);
+            let status =
+                Status::gather("cli", &outcome.plan, loaded, &sources, &system.links, None);
             serde_json::json!(status)
         }
     })

@@ -200,6 +200,25 @@ pub fn render_status(status: &Json) -> String {
             (_, false) => writeln!(out),
         };
     }
+    let wed = &status["wed"];
+    let instances = join(&wed["instances"]);
+    let modules: Vec<String> = wed["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let on = if m["wed_enable"] == true { "Y" } else { "N" };
+            format!("{} wed_enable={on}", m["module"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    if !instances.is_empty() || !modules.is_empty() {
+        let instances = if instances.is_empty() {
+            "none".into()
+        } else {
+            instances
+        };
+        let _ = writeln!(out, "wed: {instances}; {}", modules.join(", "));
+    }
     if let Some(last) = status["last_apply"].as_object() {
         let what = match (&last["error"], last["changes"].as_array()) {
             (Json::String(e), _) => format!("failed: {e}"),

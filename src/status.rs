@@ -18,6 +18,7 @@ use crate::config::Mode;
 use crate::plan::{DevicePlan, OffloadPlan};
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};
+use crate::topology::{LinkSource, WED_DRIVERS};
 
 /// `flows` without a limit returns this many.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -63,15 +64,47 @@ impl Sources {
 
     /// Every `ppeN` directory, in order; none on a system without a MediaTek PPE.
     pub fn ppe(&self) -> Vec<Ppe> {
+        self.debugfs_dirs("ppe")
+            .into_iter()
+            .map(|name| self.read_ppe(name))
+            .collect()
+    }
+
+    /// The WED instances mtk_eth_soc set up (`wedN` in debugfs, one per Wi-Fi bus WED
+    /// serves), and whether each WED-capable Wi-Fi module has it enabled.
+    pub fn wed(&self, links: &dyn LinkSource) -> Wed {
+        let mut modules: Vec<&str> = WED_DRIVERS.iter().map(|&(_, module)| module).collect();
+        modules.dedup();
+        Wed {
+            instances: self.debugfs_dirs("wed"),
+            modules: modules
+                .into_iter()
+                .filter_map(|module| {
+                    // A module that is not loaded has no parameters: left out.
+                    let value = links.module_param(module, "wed_enable").ok()??;
+                    Some(WedModule {
+                        module: module.to_string(),
+                        wed_enable: value == "Y" || value == "1",
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// debugfs directories named `PREFIX<number>`, in numeric order.
+    fn debugfs_dirs(&self, prefix: &str) -> Vec<String> {
         let Ok(dir) = fs::read_dir(&self.debugfs) else {
             return Vec::new();
         };
-        let mut names: Vec<String> = dir
+        let mut names: Vec<(u32, String)> = dir
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.strip_prefix("ppe").is_some_and(is_number))
+            .filter_map(|name| {
+                let number = name.strip_prefix(prefix).filter(|n| is_number(n))?;
+                Some((number.parse().ok()?, name))
+            })
             .collect();
-        names.sort_by_key(|n| n[3..].parse::<u32>().unwrap_or(u32::MAX));
-        names.into_iter().map(|name| self.read_ppe(name)).collect()
+        names.sort();
+        names.into_iter().map(|(_, name)| name).collect()
     }
 
     fn read_ppe(&self, name: String) -> Ppe {
@@ -156,6 +189,19 @@ pub struct Ppe {
     pub entries: Reading<EntryCounts>,
 }
 
+/// Wireless Ethernet Dispatch: what the kernel set up and what the Wi-Fi drivers allow.
+#[derive(Debug, Serialize)]
+pub struct Wed {
+    pub instances: Vec<String>,
+    pub modules: Vec<WedModule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WedModule {
+    pub module: String,
+    pub wed_enable: bool,
+}
+
 /// The last time the daemon applied, and what came of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastApply {
@@ -183,6 +229,7 @@ pub struct Status {
     pub loaded: Reading<Loaded>,
     pub flows: Reading<Summary>,
     pub ppe: Vec<Ppe>,
+    pub wed: Wed,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_apply: Option<LastApply>,
 }
@@ -193,6 +240,7 @@ impl Status {
         plan: &OffloadPlan,
         loaded: Result<Loaded, String>,
         sources: &Sources,
+        links: &dyn LinkSource,
         last_apply: Option<LastApply>,
     ) -> Status {
         let effective = loaded.as_ref().ok().map(|l| match &l.flowtable {
@@ -209,6 +257,7 @@ impl Status {
             loaded: loaded.into(),
             flows: sources.flow_summary().into(),
             ppe: sources.ppe(),
+            wed: sources.wed(links),
             last_apply,
         }
     }

@@ -153,6 +153,9 @@ fn status_and_flows_computed_from_a_snapshot() {
     )
     .unwrap();
     std::fs::write(root.join("sys/kernel/debug/ppe0/entries"), "").unwrap();
+    std::fs::create_dir_all(root.join("sys/kernel/debug/wed0")).unwrap();
+    std::fs::create_dir_all(root.join("sys/module/mt7915e/parameters")).unwrap();
+    std::fs::write(root.join("sys/module/mt7915e/parameters/wed_enable"), "Y\n").unwrap();
     let root_arg = root.to_str().unwrap();
 
     let json = |args: &[&str]| -> serde_json::Value {
@@ -173,12 +176,22 @@ fn status_and_flows_computed_from_a_snapshot() {
     assert!(offloaded > 0, "{status}");
     assert_eq!(status["ppe"][0]["name"], "ppe0");
     assert_eq!(status["ppe"][0]["stats"]["bind_no_free_way"], 1);
+    assert_eq!(
+        status["wed"],
+        serde_json::json!({
+            "instances": ["wed0"],
+            "modules": [{ "module": "mt7915e", "wed_enable": true }],
+        })
+    );
 
     let flows = json(&["flows", "--limit", "1000"]);
     assert_eq!(flows["matched"].as_u64(), Some(offloaded));
     let hw = json(&["flows", "--hw"]);
     assert_eq!(hw["matched"], all["hardware"]);
-    assert!(hw["matched"].as_u64().unwrap() > 0, "the fixture has hardware flows");
+    assert!(
+        hw["matched"].as_u64().unwrap() > 0,
+        "the fixture has hardware flows"
+    );
     assert!(hw["flows"]
         .as_array()
         .unwrap()

@@ -184,6 +184,7 @@ impl Service {
             &outcome.plan,
             loaded,
             &self.sources,
+            &self.system.links,
             self.last.clone(),
         ))
     }
