@@ -22,7 +22,7 @@ usage: fw4-offload [--root DIR] [--config DIR] [--netifd FILE] [--json] <command
 commands:
   print          the nftables ruleset that apply would load
   check          validate config and topology; say what is offloaded and why
-  snapshot OUT   collect config, sysfs and ethtool facts into OUT for a bug report
+  snapshot OUT   collect config, sysfs, ethtool and netifd facts into OUT for a bug report
   apply          load the ruleset in one atomic batch (hardware falls back to software)
   status         what is offloaded, in hardware or software, and why; flow and PPE counts
   flows          the offloaded flows (--limit N, --offset N, --proto tcp|udp, --hw|--sw)
@@ -30,7 +30,8 @@ commands:
   daemon         the procd service: ubus object `offload`, hotplug, syslog
 
 options:
-  --root DIR     read DIR/etc/config, DIR/sys and DIR/ethtool instead of this system
+  --root DIR     read DIR/etc/config, DIR/sys, DIR/ethtool (and DIR/netifd.json)
+                 instead of this system
                  (status and flows: DIR/proc/net/nf_conntrack and DIR/sys/kernel/debug)
   --config DIR   read the UCI files from DIR (default /etc/config, or DIR/etc/config)
   --netifd FILE  netifd's view: `ubus call network.interface dump` saved to FILE; the
@@ -220,7 +221,12 @@ fn main() -> ExitCode {
     if let Some(dir) = args.config.clone() {
         system.config_dir = dir;
     }
-    if let Some(file) = &args.netifd {
+    // A snapshot carries netifd's view when its router had one.
+    let netifd_file = args.netifd.clone().or_else(|| {
+        let file = args.root.as_ref()?.join("netifd.json");
+        file.exists().then_some(file)
+    });
+    if let Some(file) = &netifd_file {
         match Netifd::read(file) {
             Ok(netifd) => system.netifd = Some(netifd),
             Err(e) => return failed(e),
@@ -289,10 +295,33 @@ fn main() -> ExitCode {
                 false => report::render_applied(&applied),
             }),
         Command::Snapshot(out) => {
-            fw4_offload::snapshot::collect(&system, out).map(|devices| match args.json {
-                true => to_json(&serde_json::json!({ "path": out, "devices": devices })),
+            // netifd's view, when this is a router with ubusd and netifd running.
+            let netifd = match args.root {
+                Some(_) => None,
+                None => call(
+                    &args.daemon.ubus,
+                    "network.interface",
+                    "dump",
+                    &Map::new(),
+                    CALL_TIMEOUT,
+                )
+                .ok(),
+            };
+            let with = if netifd.is_some() {
+                ", with netifd's view"
+            } else {
+                ""
+            };
+            fw4_offload::snapshot::collect(&system, out, netifd.as_ref()).map(|devices| match args
+                .json
+            {
+                true => to_json(&serde_json::json!({
+                    "path": out,
+                    "devices": devices,
+                    "netifd": netifd.is_some(),
+                })),
                 false => format!(
-                    "snapshot of {devices} devices written to {}\n",
+                    "snapshot of {devices} devices{with} written to {}\n",
                     out.display()
                 ),
             })

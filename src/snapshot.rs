@@ -6,6 +6,8 @@ use std::io::ErrorKind;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use serde_json::{Map, Value as Json};
+
 use crate::error::{Error, Result};
 use crate::topology::sysfs::{entries, read_optional};
 use crate::topology::WED_DRIVERS;
@@ -16,8 +18,31 @@ const ATTRIBUTES: &[&str] = &["ifindex", "iflink", "type", "uevent", "device/uev
 /// Options whose values are secrets (PPPoE, WireGuard): never part of a bug report.
 const SECRET_OPTIONS: &[&str] = &["password", "private_key", "preshared_key", "key", "secret"];
 
-/// Writes the snapshot and returns how many devices it holds.
-pub fn collect(system: &System, out: &Path) -> Result<usize> {
+/// What of netifd's interface dump the decisions use; addresses, routes and DNS servers
+/// (the public address among them) stay out of a bug report.
+const NETIFD_FIELDS: &[&str] = &["interface", "up", "proto", "device", "l3_device"];
+
+/// netifd's dump reduced to [`NETIFD_FIELDS`], as `--root` reads it from `netifd.json`.
+pub fn netifd_view(dump: &Map<String, Json>) -> Json {
+    let interfaces: Vec<Json> = dump
+        .get("interface")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_object)
+        .map(|ifc| {
+            let kept = ifc
+                .iter()
+                .filter(|(k, _)| NETIFD_FIELDS.contains(&k.as_str()));
+            Json::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
+        })
+        .collect();
+    serde_json::json!({ "interface": interfaces })
+}
+
+/// Writes the snapshot and returns how many devices it holds. `netifd`, netifd's dump
+/// when ubus answered, goes to `OUT/netifd.json` (see [`netifd_view`]).
+pub fn collect(system: &System, out: &Path, netifd: Option<&Map<String, Json>>) -> Result<usize> {
     let config_out = out.join("etc/config");
     create_dir(&config_out)?;
     for name in CONFIGS {
@@ -52,6 +77,10 @@ pub fn collect(system: &System, out: &Path) -> Result<usize> {
             create_dir(&out.join(&param).with_file_name(""))?;
             write(&out.join(&param), &value)?;
         }
+    }
+    if let Some(dump) = netifd {
+        let text = serde_json::to_string_pretty(&netifd_view(dump)).expect("plain JSON") + "\n";
+        write(&out.join("netifd.json"), &text)?;
     }
     Ok(devices.len())
 }

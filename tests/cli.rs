@@ -215,3 +215,37 @@ fn status_and_flows_computed_from_a_snapshot() {
     assert_eq!(bad.status.code(), Some(2));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A snapshot with netifd's view (`netifd.json`, as `snapshot` writes it on a router)
+/// decides as `--netifd` would, and the view kept drops addresses.
+#[test]
+fn snapshot_netifd_view_is_read_with_the_snapshot() {
+    let case = "tests/golden/mt7621-dsa-pppoe-netifd";
+    let dump: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{case}/netifd.json")).unwrap()).unwrap();
+    let view = fw4_offload::snapshot::netifd_view(dump.as_object().unwrap());
+    let text = view.to_string();
+    assert!(
+        text.contains("pppoe-wan") && !text.contains("address"),
+        "{text}"
+    );
+
+    let root = std::env::temp_dir().join(format!("fw4-offload-cli-netifd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(Command::new("cp")
+        .args(["-r", case])
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(root.join("netifd.json"), text).unwrap();
+    let out = run(&["--root", root.to_str().unwrap(), "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = std::fs::read_to_string(format!("{case}/check.txt")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    std::fs::remove_dir_all(&root).unwrap();
+}
