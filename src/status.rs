@@ -19,6 +19,7 @@ use crate::plan::{DevicePlan, OffloadPlan};
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};
 use crate::topology::{LinkSource, WED_DRIVERS};
+use crate::ubus::blobmsg::{List, Value};
 
 /// `flows` without a limit returns this many.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -298,6 +299,34 @@ pub fn query(
         limit: count(limit, "limit", DEFAULT_LIMIT as u64)?.min(conntrack::MAX_LIMIT as u64)
             as usize,
     })
+}
+
+/// `flows` arguments as a ubus call carries them, checked: ubusd passes on whatever a
+/// caller sends, whatever the signature says.
+pub fn query_from_ubus(args: Option<List<'_>>) -> Result<Query, String> {
+    let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
+    for (name, value) in args.iter().flat_map(List::entries) {
+        let int = || match value {
+            Value::Int16(n) => Ok(i64::from(n)),
+            Value::Int32(n) => Ok(i64::from(n)),
+            Value::Int64(n) => Ok(n),
+            _ => Err(format!("{name} must be an integer")),
+        };
+        match name {
+            "limit" => limit = Some(int()?),
+            "offset" => offset = Some(int()?),
+            "proto" => match value {
+                Value::String(s) => proto = Some(s),
+                _ => return Err("proto must be a string".into()),
+            },
+            "hw" => match value {
+                Value::Bool(b) => hw = Some(b),
+                _ => return Err("hw must be a boolean".into()),
+            },
+            _ => {} // as libubus's blobmsg_parse: unknown arguments are ignored
+        }
+    }
+    query(limit, offset, proto, hw).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

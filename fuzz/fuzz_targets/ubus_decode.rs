@@ -1,12 +1,15 @@
 //! Any bytes as a ubus message. `Message::decode` must never panic and never allocate; a
 //! message it accepts must re-encode to at most as many bytes, decode again to the same
 //! message, and re-encode to the same bytes after that; `frame_len` must agree on its
-//! length; what the daemon reads of it (request, payload as JSON) must not panic either.
+//! length; what the daemon reads of it (request, payload as JSON, `flows` arguments) must
+//! not panic either.
 #![no_main]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use fw4_offload::stats::conntrack::MAX_LIMIT;
+use fw4_offload::status::query_from_ubus;
 use fw4_offload::ubus::message::{frame_len, Message};
 use fw4_offload::ubus::server::Request;
 use libfuzzer_sys::fuzz_target;
@@ -62,6 +65,10 @@ fuzz_target!(|data: &[u8]| {
             (request.peer, request.seq),
             (msg.header.peer, msg.header.seq)
         );
+        // The daemon's `flows` reads any payload as its arguments.
+        if let Ok(query) = query_from_ubus(request.args) {
+            assert!(query.limit <= MAX_LIMIT);
+        }
     }
     for list in [msg.data(), msg.signature()].into_iter().flatten() {
         let json = list.to_json();

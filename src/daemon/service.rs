@@ -9,10 +9,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
-use crate::stats::conntrack::Query;
 use crate::status::{self, LastApply, Sources, Status};
 use crate::topology::Netifd;
-use crate::ubus::blobmsg::{List, Value};
 use crate::ubus::call::call;
 use crate::ubus::message::Status as UbusStatus;
 use crate::{Outcome, System};
@@ -207,7 +205,7 @@ impl Service {
                 Ok(o) => Answer::ok(object(json!({ "devices": o.plan.devices }))),
                 Err(e) => failed(e),
             },
-            "flows" => match flows_query(args) {
+            "flows" => match status::query_from_ubus(args) {
                 Ok(query) => match self.sources.flows(&query) {
                     Ok(page) => Answer::ok(object(json!(page))),
                     Err(e) => failed(e),
@@ -230,32 +228,4 @@ impl Service {
             _ => Answer::status(UbusStatus::MethodNotFound),
         })
     }
-}
-
-/// `flows` arguments, checked: ubusd passes on whatever a caller sends, whatever the
-/// signature says.
-fn flows_query(args: Option<List<'_>>) -> Result<Query, String> {
-    let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
-    for (name, value) in args.iter().flat_map(List::entries) {
-        let int = || match value {
-            Value::Int16(n) => Ok(i64::from(n)),
-            Value::Int32(n) => Ok(i64::from(n)),
-            Value::Int64(n) => Ok(n),
-            _ => Err(format!("{name} must be an integer")),
-        };
-        match name {
-            "limit" => limit = Some(int()?),
-            "offset" => offset = Some(int()?),
-            "proto" => match value {
-                Value::String(s) => proto = Some(s),
-                _ => return Err("proto must be a string".into()),
-            },
-            "hw" => match value {
-                Value::Bool(b) => hw = Some(b),
-                _ => return Err("hw must be a boolean".into()),
-            },
-            _ => {} // as libubus's blobmsg_parse: unknown arguments are ignored
-        }
-    }
-    status::query(limit, offset, proto, hw).map_err(|e| e.to_string())
 }
