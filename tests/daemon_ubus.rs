@@ -468,7 +468,8 @@ fn the_daemon_on_ubus() {
         events[2]["data"]["trigger"]
     );
 
-    // A message whose attribute lies about its length: skipped, the daemon answers on.
+    // A call whose attribute lies about its length: answered INVALID_ARGUMENT (its header
+    // is intact), and the daemon answers on.
     let mut bad = reply(
         Kind::Invoke,
         21,
@@ -477,6 +478,10 @@ fn the_daemon_on_ubus() {
     );
     bad[12..14].copy_from_slice(&[0x0f, 0xff]);
     ubusd.send(&bad);
+    assert_eq!(
+        ubusd.answer(21, &mut events),
+        (None, Status::InvalidArgument as i32)
+    );
     assert_eq!(ubusd.call(22, "status", json!({}), &mut events).1, 0);
 
     // A length over ubus's 1 MiB: the stream cannot be trusted; a new connection follows.

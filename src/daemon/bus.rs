@@ -14,7 +14,7 @@ use crate::ubus::blobmsg::List;
 use crate::ubus::call::exchange;
 use crate::ubus::conn::Connection;
 use crate::ubus::message::{Message, Status};
-use crate::ubus::server::{add_object, Method, Request};
+use crate::ubus::server::{add_object, reject_malformed, Method, Request};
 use crate::ubus::{client, Error, Result};
 
 pub const OBJECT: &str = "offload";
@@ -214,6 +214,9 @@ impl Bus {
                 Ok(msg) => msg,
                 Err(e) => {
                     log::warn!("ubus: ignored a message from ubusd: {e}");
+                    if let Some(reject) = reject_malformed(&frame) {
+                        reg.conn.send(&reject?)?;
+                    }
                     continue;
                 }
             };

@@ -47,6 +47,22 @@ pub fn add_object(seq: u16, path: Option<&str>, methods: Option<&[Method<'_>]>) 
     b.finish()
 }
 
+/// STATUS INVALID_ARGUMENT for an INVOKE whose attributes do not decode: its 8-byte
+/// header still names the caller and sequence number, so the caller is not left waiting
+/// (libubus answers such a request the same way). `None` for other messages.
+pub fn reject_malformed(frame: &[u8]) -> Option<Result<Vec<u8>>> {
+    let header: &[u8; 8] = frame.get(..8)?.try_into().ok()?;
+    (Kind::from_u8(header[1])? == Kind::Invoke).then(|| {
+        Builder::new(Header {
+            kind: Kind::Status,
+            seq: u16::from_be_bytes([header[2], header[3]]),
+            peer: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        })
+        .attr(Attr::Status(Status::InvalidArgument as i32))
+        .finish()
+    })
+}
+
 /// One call relayed by ubusd, and where its answers go.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
