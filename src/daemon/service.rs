@@ -21,8 +21,9 @@ const NETIFD_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Service {
     system: System,
     sources: Sources,
-    /// ubusd's socket, to ask netifd for the interfaces' devices before each apply.
-    ubus: PathBuf,
+    /// ubusd's socket, to ask netifd for the interfaces' devices before each apply; `None`
+    /// when the caller gave netifd's view (`--netifd`, a snapshot's `netifd.json`).
+    ubus: Option<PathBuf>,
     /// Why netifd's view is not used, logged once until it is again.
     netifd_unavailable: Option<String>,
     /// The last apply that succeeded: its plan carries the kernel's fallback reasons.
@@ -31,10 +32,11 @@ pub struct Service {
     events: Vec<(&'static str, Map<String, Json>)>,
 }
 
+/// A ubus payload is a table: every report here is a struct, so a JSON object.
 fn object(value: Json) -> Map<String, Json> {
     match value {
         Json::Object(map) => map,
-        other => Map::from_iter([("value".to_string(), other)]),
+        _ => Map::new(),
     }
 }
 
@@ -47,9 +49,9 @@ fn now() -> u64 {
 impl Service {
     pub fn new(system: System, sources: Sources, ubus: PathBuf) -> Service {
         Service {
+            ubus: system.netifd.is_none().then_some(ubus),
             system,
             sources,
-            ubus,
             netifd_unavailable: None,
             applied: None,
             last: None,
@@ -60,8 +62,9 @@ impl Service {
     /// netifd's view of the interfaces (`network.interface dump`), or `None` when it
     /// cannot be had: then zones resolve through /etc/config/network alone.
     fn netifd(&mut self) -> Option<Netifd> {
+        let ubus = self.ubus.as_ref()?;
         let dump = call(
-            &self.ubus,
+            ubus,
             "network.interface",
             "dump",
             &Map::new(),
@@ -88,7 +91,9 @@ impl Service {
 
     /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
-        self.system.netifd = self.netifd();
+        if self.ubus.is_some() {
+            self.system.netifd = self.netifd();
+        }
         let result = self
             .system
             .run()
