@@ -209,7 +209,7 @@ static void exchange(int fd, int tcp, char *msg, size_t size, int i, int wait_ms
 {
 	memset(msg, 'a' + i % 26, size);
 	if (size >= 8)
-		snprintf(msg, 8, "%07d", i % 10000000);
+		snprintf(msg, 8, "%07u", (unsigned)i % 10000000u);
 	ssize_t n = tcp ? write_all(fd, msg, size) : send(fd, msg, size, 0);
 	if (n < 0) {
 		fprintf(stderr, "traffic: send: %s\n", strerror(errno));
