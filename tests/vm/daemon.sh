@@ -110,13 +110,16 @@ while [ $i -lt "$CYCLES" ]; do
 	[ "$t" -lt 0 ] && missed=$((missed + 1))
 	[ "$t" -gt "$slowest" ] && slowest=$t
 	i=$((i + 1))
+	# Halfway: the first half warms the allocator up; the second must not grow with it.
+	[ $i -eq $((CYCLES / 2)) ] && rss_half=$(rss)
 done
 fds1=$(fds)
 rss1=$(rss)
-echo "$CYCLES cycles: slowest follow ${slowest}0 ms; descriptors $fds0 -> $fds1; RSS $rss0 -> $rss1 KiB"
+echo "$CYCLES cycles: slowest follow ${slowest}0 ms; descriptors $fds0 -> $fds1; RSS $rss0 -> $rss_half (halfway) -> $rss1 KiB"
 check "every one of $CYCLES creates and deletes was followed" test $missed -eq 0
 check "no descriptor leaked over $CYCLES cycles ($fds0 -> $fds1)" test "$fds0" -eq "$fds1"
 check "memory stable over $CYCLES cycles ($rss0 -> $rss1 KiB, bound +256)" test "$rss1" -le $((rss0 + 256))
+check "no growth in the second half ($rss_half -> $rss1 KiB, bound +32)" test "$rss1" -le $((rss_half + 32))
 check "the flows stay [OFFLOAD] through $CYCLES cycles" still_offloaded
 # A deleted device leaves the flowtable by the kernel's own hand (its hook goes with the
 # device), so deletes find nothing left to apply: about one apply a cycle is logged.
