@@ -118,6 +118,19 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header at the start of `bytes`; `None` if they are fewer than [`HEADER_LEN`] or
+    /// the type is unknown. Says nothing of what follows.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Header> {
+        let &[_, kind, s0, s1, p0, p1, p2, p3] = bytes.get(..HEADER_LEN)? else {
+            return None;
+        };
+        Some(Header {
+            kind: Kind::from_u8(kind)?,
+            seq: u16::from_be_bytes([s0, s1]),
+            peer: u32::from_be_bytes([p0, p1, p2, p3]),
+        })
+    }
+
     pub fn to_bytes(self) -> [u8; HEADER_LEN] {
         let [s0, s1] = self.seq.to_be_bytes();
         let [p0, p1, p2, p3] = self.peer.to_be_bytes();
@@ -306,13 +319,9 @@ impl<'a> Message<'a> {
         if len != bytes.len() {
             return malformed(HEADER_LEN, "blob length does not match the message length");
         }
-        let Some(kind) = Kind::from_u8(bytes[1]) else {
+        // frame_len checked the length: only the type can be wrong.
+        let Some(header) = Header::from_bytes(bytes) else {
             return malformed(1, "unknown ubus message type");
-        };
-        let header = Header {
-            kind,
-            seq: u16::from_be_bytes([bytes[2], bytes[3]]),
-            peer: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
         };
         let message = Message {
             header,

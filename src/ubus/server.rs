@@ -51,12 +51,11 @@ pub fn add_object(seq: u16, path: Option<&str>, methods: Option<&[Method<'_>]>) 
 /// header still names the caller and sequence number, so the caller is not left waiting
 /// (libubus answers such a request the same way). `None` for other messages.
 pub fn reject_malformed(frame: &[u8]) -> Option<Result<Vec<u8>>> {
-    let header: &[u8; 8] = frame.get(..8)?.try_into().ok()?;
-    (Kind::from_u8(header[1])? == Kind::Invoke).then(|| {
+    let header = Header::from_bytes(frame)?;
+    (header.kind == Kind::Invoke).then(|| {
         Builder::new(Header {
             kind: Kind::Status,
-            seq: u16::from_be_bytes([header[2], header[3]]),
-            peer: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+            ..header
         })
         .attr(Attr::Status(Status::InvalidArgument as i32))
         .finish()
