@@ -47,7 +47,8 @@ pub const METHODS: &[Method<'static>] = &[
 /// netifd announces ifup/ifdown/update as `network.interface` events.
 const NETIFD_EVENTS: &str = "network.interface";
 
-/// How long registering may take, and how often to try ubusd again while it is away.
+/// How long registering, and any later read or write on the connection, may take; how
+/// often to try ubusd again while it is away.
 const TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -168,8 +169,6 @@ impl Bus {
         )?
         .objid
         .ok_or_else(missing_id)?;
-        // From here the socket is read only when poll says it is readable.
-        conn.set_timeout(Some(TIMEOUT))?;
         Ok(Registered {
             conn,
             object,

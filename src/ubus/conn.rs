@@ -35,8 +35,8 @@ impl Connection {
         Self::from_stream(UnixStream::connect(path)?)
     }
 
-    /// As [`Connection::connect`], with reads and writes bounded by `timeout` from the
-    /// start (HELLO included); [`Connection::set_timeout`] changes it later.
+    /// As [`Connection::connect`], with reads and writes bounded by `timeout` (HELLO
+    /// included) for the connection's life.
     pub fn connect_timeout(path: impl AsRef<Path>, timeout: std::time::Duration) -> Result<Self> {
         let stream = UnixStream::connect(path)?;
         stream.set_read_timeout(Some(timeout))?;
@@ -60,12 +60,6 @@ impl Connection {
         }
         conn.client_id = hello.peer;
         Ok(conn)
-    }
-
-    /// Bounds blocking reads and writes (`None`: wait forever, the default).
-    pub fn set_timeout(&self, timeout: Option<std::time::Duration>) -> Result<()> {
-        self.stream.set_read_timeout(timeout)?;
-        Ok(self.stream.set_write_timeout(timeout)?)
     }
 
     pub fn client_id(&self) -> u32 {
@@ -113,23 +107,25 @@ impl Connection {
         }
     }
 
-    fn next_range(&mut self) -> Result<Option<Range<usize>>> {
+    /// The length of the whole message at the start of the unconsumed bytes, if it is
+    /// all there.
+    fn complete_frame(&self) -> Result<Option<usize>> {
         let pending = &self.buf[self.start..self.end];
-        Ok(match message::frame_len(pending)? {
-            Some(len) if len <= pending.len() => {
-                let range = self.start..self.start + len;
-                self.start += len;
-                Some(range)
-            }
-            _ => None,
-        })
+        Ok(message::frame_len(pending)?.filter(|&len| len <= pending.len()))
+    }
+
+    fn next_range(&mut self) -> Result<Option<Range<usize>>> {
+        Ok(self.complete_frame()?.map(|len| {
+            let range = self.start..self.start + len;
+            self.start += len;
+            range
+        }))
     }
 
     /// Whether a whole message is buffered already: poll will not say so, the bytes
     /// have been read (they arrived together with the answer a caller waited for).
     pub fn buffered(&self) -> bool {
-        let pending = &self.buf[self.start..self.end];
-        matches!(message::frame_len(pending), Ok(Some(len)) if len <= pending.len())
+        matches!(self.complete_frame(), Ok(Some(_)))
     }
 
     /// The next complete message already buffered, if any (decode it with
