@@ -186,11 +186,7 @@ impl Bus {
     /// request with `handle`. A message that does not decode is logged and skipped; a
     /// stream that cannot be read on (ubusd gone, a length over 1 MiB) is dropped and
     /// registered anew later.
-    pub fn receive(
-        &mut self,
-        readable: bool,
-        mut handle: impl FnMut(Inbound<'_>) -> Option<Answer>,
-    ) {
+    pub fn receive(&mut self, readable: bool, mut handle: impl FnMut(Inbound<'_>) -> Answer) {
         if let Err(e) = self.receive_inner(readable, &mut handle) {
             self.fail(format!("connection lost: {e}"));
         }
@@ -199,7 +195,7 @@ impl Bus {
     fn receive_inner(
         &mut self,
         readable: bool,
-        handle: &mut dyn FnMut(Inbound<'_>) -> Option<Answer>,
+        handle: &mut dyn FnMut(Inbound<'_>) -> Answer,
     ) -> Result<()> {
         let Some(reg) = self.registered.as_mut() else {
             return Ok(());
@@ -228,15 +224,13 @@ impl Bus {
                 }
             };
             let answer = if request.objid == reg.listener {
-                handle(Inbound::Event(request.method));
-                Answer::status(Status::Ok)
+                handle(Inbound::Event(request.method))
             } else {
                 match request.dispatch(reg.object, METHODS) {
                     Ok(method) => handle(Inbound::Call {
                         method: method.name,
                         args: request.args,
-                    })
-                    .unwrap_or(Answer::status(Status::NotSupported)),
+                    }),
                     Err(status) => Answer::status(status),
                 }
             };

@@ -192,16 +192,17 @@ impl Service {
         ))
     }
 
-    /// Answers a call of the `offload` object; `None` for an event (nothing to answer).
-    pub fn answer(&mut self, inbound: Inbound<'_>) -> Option<Answer> {
+    /// Answers a call of the `offload` object; an event is acknowledged (the main loop
+    /// schedules the reload it asks for).
+    pub fn answer(&mut self, inbound: Inbound<'_>) -> Answer {
         let Inbound::Call { method, args } = inbound else {
-            return None;
+            return Answer::status(UbusStatus::Ok);
         };
         let failed = |error: String| Answer {
             data: Some(object(json!({ "error": error }))),
             status: UbusStatus::UnknownError,
         };
-        Some(match method {
+        match method {
             "status" => match self.status() {
                 Ok(status) => Answer::ok(object(json!(status))),
                 Err(e) => failed(e),
@@ -231,6 +232,6 @@ impl Service {
                 }
             }
             _ => Answer::status(UbusStatus::MethodNotFound),
-        })
+        }
     }
 }
