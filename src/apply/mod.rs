@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use state::{read_counter, KernelState};
+pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};

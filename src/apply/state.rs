@@ -20,24 +20,15 @@ pub struct KernelState {
     pub fw4_offload_rules: Vec<u64>,
 }
 
-/// What our offload rule has counted: the TCP/UDP packets that took the slow path (see
-/// `OffloadChain::counter`). `None` without our table, or a rule without a counter.
-/// One rule dump, for periodic statistics.
-pub fn read_counter(nft: &Nftables) -> io::Result<Option<Counter>> {
-    Ok(offload_counter(&nft.rules(FAMILY_NFPROTO, TABLE, CHAIN)?))
-}
-
-fn offload_counter(rules: &[KernelRule]) -> Option<Counter> {
-    rules
-        .iter()
-        .find(|r| r.flowtable.as_deref() == Some(FLOWTABLE))
-        .and_then(|r| r.counter)
-}
-
 impl KernelState {
-    /// [`read_counter`] from the state already read.
+    /// What our offload rule has counted: the TCP/UDP packets that took the slow path
+    /// (see `OffloadChain::counter`). `None` without our table, or a rule without a
+    /// counter.
     pub fn counter(&self) -> Option<Counter> {
-        offload_counter(&self.rules)
+        self.rules
+            .iter()
+            .find(|r| r.flowtable.as_deref() == Some(FLOWTABLE))
+            .and_then(|r| r.counter)
     }
 
     pub fn read(nft: &Nftables) -> io::Result<KernelState> {
