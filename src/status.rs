@@ -48,19 +48,18 @@ impl Sources {
     fn open(path: &Path) -> Result<BufReader<File>, String> {
         File::open(path)
             .map(BufReader::new)
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| with_path(path, e))
     }
 
     /// Offloaded flows by protocol and state, in one streaming pass.
     pub fn flow_summary(&self) -> Result<Summary, String> {
-        Summary::read(Self::open(&self.conntrack)?)
-            .map_err(|e| format!("{}: {e}", self.conntrack.display()))
+        Summary::read(Self::open(&self.conntrack)?).map_err(|e| with_path(&self.conntrack, e))
     }
 
     /// One page of offloaded flows.
     pub fn flows(&self, query: &Query) -> Result<Page, String> {
         conntrack::list(Self::open(&self.conntrack)?, query)
-            .map_err(|e| format!("{}: {e}", self.conntrack.display()))
+            .map_err(|e| with_path(&self.conntrack, e))
     }
 
     /// Every `ppeN` directory, in order; none on a system without a MediaTek PPE.
