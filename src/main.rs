@@ -59,22 +59,12 @@ enum Command {
     Daemon,
 }
 
-/// `flows` filters, as ubus takes them.
-#[derive(Default)]
-struct FlowArgs {
-    limit: Option<i64>,
-    offset: Option<i64>,
-    proto: Option<String>,
-    hw: Option<bool>,
-}
-
 struct Args {
     root: Option<PathBuf>,
     config: Option<PathBuf>,
     netifd: Option<PathBuf>,
     json: bool,
     dry_run: bool,
-    flows: FlowArgs,
     /// `flows` filters, checked.
     query: Query,
     daemon: daemon::Options,
@@ -86,7 +76,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     let mut parser = lexopt::Parser::from_env();
     let (mut root, mut config, mut netifd, mut command) = (None, None, None, None);
     let (mut json, mut dry_run) = (false, false);
-    let mut flows = FlowArgs::default();
+    let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
     let mut daemon = daemon::Options::default();
     while let Some(arg) = parser.next()? {
         match arg {
@@ -100,11 +90,11 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("debounce") => {
                 daemon.debounce = Duration::from_millis(parser.value()?.parse()?);
             }
-            Long("limit") => flows.limit = Some(parser.value()?.parse()?),
-            Long("offset") => flows.offset = Some(parser.value()?.parse()?),
-            Long("proto") => flows.proto = Some(parser.value()?.string()?),
-            Long("hw") => flows.hw = Some(true),
-            Long("sw") => flows.hw = Some(false),
+            Long("limit") => limit = Some(parser.value()?.parse()?),
+            Long("offset") => offset = Some(parser.value()?.parse()?),
+            Long("proto") => proto = Some(parser.value()?.string()?),
+            Long("hw") => hw = Some(true),
+            Long("sw") => hw = Some(false),
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -126,34 +116,25 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         }
     }
     let command = command.ok_or("no command given")?;
-    let query = status::query(flows.limit, flows.offset, flows.proto.as_deref(), flows.hw)
-        .map_err(|e| e.to_string())?;
+    let query = status::query(limit, offset, proto.as_deref(), hw).map_err(|e| e.to_string())?;
     Ok(Args {
         root,
         config,
         netifd,
         json,
         dry_run,
-        flows,
         query,
         daemon,
         command,
     })
 }
 
-impl FlowArgs {
-    fn to_ubus(&self) -> Map<String, Json> {
-        let mut args = Map::new();
-        let mut set = |key: &str, value: Option<Json>| {
-            if let Some(value) = value {
-                args.insert(key.into(), value);
-            }
-        };
-        set("limit", self.limit.map(Json::from));
-        set("offset", self.offset.map(Json::from));
-        set("proto", self.proto.clone().map(Json::from));
-        set("hw", self.hw.map(Json::from));
-        args
+impl Args {
+    /// Where the statistics come from: this system, or the snapshot `--root` names.
+    fn sources(&self) -> Sources {
+        self.root
+            .as_deref()
+            .map_or_else(Sources::live, Sources::under)
     }
 }
 
@@ -164,7 +145,7 @@ fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
         return None; // the daemon knows this system only
     }
     let params = match method {
-        "flows" => args.flows.to_ubus(),
+        "flows" => status::query_to_ubus(&args.query),
         _ => Map::new(),
     };
     match call(&args.daemon.ubus, OBJECT, method, &params, CALL_TIMEOUT) {
@@ -176,10 +157,7 @@ fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
 
 /// `status`, `flows` or `devices` computed here, as the daemon would answer.
 fn compute(args: &Args, system: &System, method: &str) -> Result<Json, Error> {
-    let sources = args
-        .root
-        .as_deref()
-        .map_or_else(Sources::live, Sources::under);
+    let sources = args.sources();
     Ok(match method {
         "flows" => {
             let page = sources
@@ -245,10 +223,7 @@ fn main() -> ExitCode {
         Command::Flows => live("flows", report::render_flows),
         Command::Devices => live("devices", report::render_devices),
         Command::Daemon => {
-            let sources = args
-                .root
-                .as_deref()
-                .map_or_else(Sources::live, Sources::under);
+            let sources = args.sources();
             let options = std::mem::take(&mut args.daemon);
             return match daemon::run(system, sources, options) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rustables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use serde::Serialize;
+use serde_json::{Map, Value as Json};
 
 use crate::apply::Loaded;
 use crate::config::Mode;
@@ -264,12 +265,20 @@ impl Status {
 }
 
 /// The l4 protocols a flowtable offloads, by the names `flows` accepts.
+const PROTOS: [(&str, u8); 2] = [("tcp", 6), ("udp", 17)];
+
 pub fn proto_number(name: &str) -> Option<u8> {
-    match name {
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        _ => None,
-    }
+    PROTOS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, number)| number)
+}
+
+fn proto_name(number: u8) -> Option<&'static str> {
+    PROTOS
+        .iter()
+        .find(|(_, n)| *n == number)
+        .map(|&(name, _)| name)
 }
 
 /// Builds a `flows` query from its arguments as ubus and the CLI give them.
@@ -326,6 +335,21 @@ pub fn query_from_ubus(args: Option<List<'_>>) -> Result<Query, String> {
         }
     }
     query(limit, offset, proto, hw).map_err(|e| e.to_string())
+}
+
+/// A checked query as the arguments of a ubus `flows` call ([`query_from_ubus`] reads
+/// it back as it was).
+pub fn query_to_ubus(query: &Query) -> Map<String, Json> {
+    let mut args = Map::new();
+    args.insert("limit".into(), Json::from(query.limit));
+    args.insert("offset".into(), Json::from(query.offset));
+    if let Some(proto) = query.proto.and_then(proto_name) {
+        args.insert("proto".into(), Json::from(proto));
+    }
+    if let Some(hw) = query.hw {
+        args.insert("hw".into(), Json::from(hw));
+    }
+    args
 }
 
 #[cfg(test)]
@@ -442,6 +466,21 @@ mod tests {
             "{err}"
         );
         assert!(sources.ppe().is_empty());
+    }
+
+    #[test]
+    fn a_query_survives_the_trip_through_ubus() {
+        use crate::ubus::client::invoke;
+        use crate::ubus::message::Message;
+        for q in [
+            query(None, None, None, None).unwrap(),
+            query(Some(5), Some(70_000), Some("udp"), Some(false)).unwrap(),
+            query(Some(1000), None, Some("tcp"), Some(true)).unwrap(),
+        ] {
+            let call = invoke(1, 7, "flows", &query_to_ubus(&q)).unwrap();
+            let args = Message::decode(&call).unwrap().data();
+            assert_eq!(query_from_ubus(args), Ok(q));
+        }
     }
 
     #[test]
