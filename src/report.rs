@@ -45,6 +45,13 @@ pub fn render_applied(applied: &Applied) -> String {
     out + &render_plan(&applied.plan)
 }
 
+/// One device: its name and the reason for its decision, then its zones and the path that
+/// reached it; names padded to `width`.
+fn write_device(out: &mut String, width: usize, name: &str, reason: &str, zones: &str, via: &str) {
+    let _ = writeln!(out, "  {name:width$}  {reason}");
+    let _ = writeln!(out, "  {:width$}  zone {zones}: {via}", "");
+}
+
 fn render_plan(plan: &OffloadPlan) -> String {
     let mut out = String::new();
     let count = |d: Decision| plan.devices.iter().filter(|p| p.decision == d).count();
@@ -59,14 +66,8 @@ fn render_plan(plan: &OffloadPlan) -> String {
     );
     let width = plan.devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
     for d in &plan.devices {
-        let _ = writeln!(out, "  {:width$}  {}", d.name, d.reason);
-        let _ = writeln!(
-            out,
-            "  {:width$}  zone {}: {}",
-            "",
-            d.zones.join(", "),
-            d.via.join(" -> "),
-        );
+        let (zones, via) = (d.zones.join(", "), d.via.join(" -> "));
+        write_device(&mut out, width, &d.name, &d.reason, &zones, &via);
     }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
@@ -144,7 +145,7 @@ pub fn render_status(status: &Json) -> String {
             "flowtable: {} {} on {} (flags {:#x})",
             s(&ft["table"]),
             s(&ft["name"]),
-            join(&ft["devices"]),
+            join(&ft["devices"], ", "),
             ft["flags"].as_u64().unwrap_or(0)
         ),
     };
@@ -201,7 +202,7 @@ pub fn render_status(status: &Json) -> String {
         };
     }
     let wed = &status["wed"];
-    let instances = join(&wed["instances"]);
+    let instances = join(&wed["instances"], ", ");
     let modules: Vec<String> = wed["modules"]
         .as_array()
         .into_iter()
@@ -243,25 +244,9 @@ pub fn render_devices(report: &Json) -> String {
     let name = |d: &Json| d["name"].as_str().unwrap_or("?").to_string();
     let width = devices.iter().map(|d| name(d).len()).max().unwrap_or(0);
     for d in devices {
-        let _ = writeln!(
-            out,
-            "  {:width$}  {}",
-            name(d),
-            d["reason"].as_str().unwrap_or("")
-        );
-        let via: Vec<String> = d["via"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {:width$}  zone {}: {}",
-            "",
-            join(&d["zones"]),
-            via.join(" -> ")
-        );
+        let reason = d["reason"].as_str().unwrap_or("");
+        let (zones, via) = (join(&d["zones"], ", "), join(&d["via"], " -> "));
+        write_device(&mut out, width, &name(d), reason, &zones, &via);
     }
     out
 }
@@ -293,12 +278,12 @@ pub fn render_flows(page: &Json) -> String {
     out
 }
 
-fn join(list: &Json) -> String {
+fn join(list: &Json, separator: &str) -> String {
     let items: Vec<&str> = list
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Json::as_str)
         .collect();
-    items.join(", ")
+    items.join(separator)
 }
