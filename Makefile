@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check kernel-reverts package-check openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -56,10 +56,16 @@ vm-golden: build
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
 
-# The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
-# KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).
+# The Linux 6.12 series, on OpenWrt 25.12.5's patched tree and on the plain one: applies,
+# checkpatch-clean, cross-builds for arm64 and mipsel, KUnit under UML (see
+# kernel/README.md).
 kernel-check:
 	KBUILD_DIR=$(CURDIR)/build/kernel kernel/check
+
+# Each fix of the series undone in turn must fail its KUnit tests (patches/README.md);
+# starts from kernel-check's tree and builds when they are there.
+kernel-reverts:
+	KBUILD_DIR=$(CURDIR)/build/kernel KEEP=1 kernel/check --reverts
 
 # The feed's packaging: scripts under ShellCheck, install/remove against scratch roots,
 # the init script's procd instance, the package Makefiles, openwrt-tree (see

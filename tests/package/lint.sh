@@ -25,5 +25,5 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/*" \
-	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh
+check "shellcheck kernel/{openwrt-tree,check,lib.sh} tests/package/*" \
+	shellcheck -x kernel/openwrt-tree kernel/check kernel/lib.sh tests/package/check tests/package/*.sh
