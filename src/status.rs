@@ -10,12 +10,12 @@ use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use rustables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::apply::Loaded;
 use crate::config::Mode;
+use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use crate::plan::{DevicePlan, OffloadPlan};
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};

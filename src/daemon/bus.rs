@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
-use ubus::BlobMsgType;
 
-use crate::ubus::blobmsg::List;
+use crate::ubus::blobmsg::{List, Type};
 use crate::ubus::call::exchange;
 use crate::ubus::conn::Connection;
 use crate::ubus::message::{Message, Status};
@@ -28,10 +27,10 @@ pub const METHODS: &[Method<'static>] = &[
     Method {
         name: "flows",
         args: &[
-            ("limit", BlobMsgType::INT32),
-            ("offset", BlobMsgType::INT32),
-            ("proto", BlobMsgType::STRING),
-            ("hw", BlobMsgType::BOOL),
+            ("limit", Type::Int32),
+            ("offset", Type::Int32),
+            ("proto", Type::String),
+            ("hw", Type::Bool),
         ],
     },
     Method {

@@ -3,9 +3,7 @@
 use std::fmt;
 use std::io;
 
-use rustables::sys;
-
-use super::{msg_type, Batch};
+use super::{msg_type, sys, Batch};
 use crate::netlink::{attributes, messages, Attr, MessageWriter, Socket, NFGENMSG_LEN};
 
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;

@@ -1,9 +1,7 @@
 //! The same model as `text`, encoded as nf_tables netlink messages.
 
-use rustables::sys;
-
 use super::{OffloadChain, OffloadTable, FAMILY_NFPROTO};
-use crate::nftables::{Batch, Expr, FlowtableHook};
+use crate::nftables::{sys, Batch, Expr, FlowtableHook};
 
 /// Name and id of the anonymous set holding the rule's protocols; `%d` is what nft
 /// names anonymous sets with, the kernel picks the number.
