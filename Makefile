@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -21,7 +21,7 @@ demo: build
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -66,6 +66,11 @@ kernel-check:
 # package/README.md).
 package-check:
 	tests/package/check
+
+# OpenWrt 25.12.5's own make on the package Makefiles: feeds, metadata scan, defconfig,
+# the values the build uses, prepare, and compile as far as it gets offline.
+openwrt-make:
+	tests/openwrt-make
 
 # Put the kernel series into an OpenWrt tree: make openwrt-tree OPENWRT=/path/to/openwrt
 openwrt-tree:
