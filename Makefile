@@ -13,8 +13,11 @@ all: build
 build:
 	$(CARGO) build --release --locked
 
-# The main job on the bundled example: a mt7621 DSA router with a PPPoE wan.
-demo: build
+# The main job on the bundled example: a mt7621 DSA router with a PPPoE wan. On a fresh
+# Debian 12 it first installs what the build needs (as root) or says how (otherwise).
+demo:
+	@scripts/setup-host demo
+	@$(MAKE) -s --no-print-directory build
 	@echo "== fw4-offload --root $(EXAMPLE) check"
 	@$(BIN) --root $(EXAMPLE) check
 	@echo

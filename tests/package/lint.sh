@@ -25,6 +25,6 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make" \
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make scripts/setup-host" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
-	tests/openwrt-make
+	tests/openwrt-make scripts/setup-host
