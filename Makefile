@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -74,6 +74,10 @@ package-check:
 # the values the build uses, prepare, and compile as far as it gets offline.
 openwrt-make:
 	tests/openwrt-make
+
+# make demo on a fresh Debian 12 root (debootstrap, then chroot) with only git and make.
+demo-fresh:
+	EXAMPLE=$(EXAMPLE) tests/demo-fresh
 
 # Put the kernel series into an OpenWrt tree: make openwrt-tree OPENWRT=/path/to/openwrt
 openwrt-tree:

@@ -25,6 +25,6 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make scripts/setup-host" \
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
-	tests/openwrt-make scripts/setup-host
+	tests/openwrt-make tests/demo-fresh scripts/setup-host
