@@ -111,21 +111,16 @@ pub fn build(
     let covered = zone_devices(config, netifd, warnings)?;
     let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
     for zd in &covered {
-        for (name, via, decision, reason) in decide(config, links, zd)? {
+        for device in decide(config, links, zd)? {
+            // A device more than one zone reaches keeps the first path to it.
             devices
-                .entry(name.clone())
+                .entry(device.name.clone())
                 .and_modify(|d| {
                     if !d.zones.contains(&zd.zone) {
                         d.zones.push(zd.zone.clone());
                     }
                 })
-                .or_insert(DevicePlan {
-                    name,
-                    decision,
-                    reason,
-                    zones: vec![zd.zone.clone()],
-                    via,
-                });
+                .or_insert(device);
         }
     }
     plan.devices = devices.into_values().collect();
@@ -154,10 +149,8 @@ pub fn build(
     Ok(plan)
 }
 
-type Decided = (String, Vec<String>, Decision, String);
-
 /// Decisions for one zone device: itself in software mode, its lower devices in hardware mode.
-fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Vec<Decided>> {
+fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Vec<DevicePlan>> {
     let opts = &config.firewall.offload;
     let excluded = |names: &[String]| {
         names
@@ -172,10 +165,18 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
             .find(|s| names.contains(&s.device) || zd.l3.as_deref() == Some(s.device.as_str()))
     };
 
-    let mut out = Vec::new();
+    let device =
+        |name: &str, via: Vec<String>, (decision, reason): (Decision, String)| DevicePlan {
+            name: name.to_string(),
+            decision,
+            reason,
+            zones: vec![zd.zone.clone()],
+            via,
+        };
+
     if config.firewall.mode == Mode::Software {
         let via = vec![zd.via.clone(), zd.device.clone()];
-        let (decision, reason) = if let Some(name) = excluded(&via[1..]) {
+        let decided = if let Some(name) = excluded(&via[1..]) {
             exclusion(config, &name)
         } else if links.link(&zd.device)?.is_some() {
             (
@@ -185,15 +186,15 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
         } else {
             (Decision::Skipped, "skipped, no such device".into())
         };
-        out.push((zd.device.clone(), via, decision, reason));
-        return Ok(out);
+        return Ok(vec![device(&zd.device, via, decided)]);
     }
 
+    let mut out = Vec::new();
     for branch in resolve_lower(links, &config.network, &zd.device)? {
         let mut via = vec![zd.via.clone()];
         via.extend(zd.l3.iter().cloned());
         via.extend(branch.path.iter().cloned());
-        let (decision, reason) = if let Some(name) = excluded(&branch.path) {
+        let decided = if let Some(name) = excluded(&branch.path) {
             exclusion(config, &name)
         } else {
             match &branch.leaf {
@@ -211,7 +212,7 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
                 },
             }
         };
-        out.push((branch.name().to_string(), via, decision, reason));
+        out.push(device(branch.name(), via, decided));
     }
     Ok(out)
 }
