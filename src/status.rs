@@ -19,7 +19,8 @@ use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use crate::plan::{DevicePlan, OffloadPlan};
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};
-use crate::topology::{LinkSource, WED_DRIVERS};
+use crate::topology::sysfs::SysfsLinks;
+use crate::topology::WED_DRIVERS;
 use crate::ubus::blobmsg::{List, Value};
 
 /// `flows` without a limit returns this many.
@@ -73,7 +74,7 @@ impl Sources {
 
     /// The WED instances mtk_eth_soc set up (`wedN` in debugfs, one per Wi-Fi bus WED
     /// serves), and whether each WED-capable Wi-Fi module has it enabled.
-    pub fn wed(&self, links: &dyn LinkSource) -> Wed {
+    pub fn wed(&self, links: &SysfsLinks) -> Wed {
         let mut modules: Vec<&str> = WED_DRIVERS.iter().map(|&(_, module)| module).collect();
         modules.dedup();
         Wed {
@@ -241,7 +242,7 @@ impl Status {
         plan: &OffloadPlan,
         loaded: Result<Loaded, String>,
         sources: &Sources,
-        links: &dyn LinkSource,
+        links: &SysfsLinks,
         last_apply: Option<LastApply>,
     ) -> Status {
         let effective = loaded.as_ref().ok().map(|l| match &l.flowtable {

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::config::{Config, Mode, Warnings};
 use crate::error::Result;
-use crate::topology::{resolve_lower, Leaf, LinkSource, Netifd};
+use crate::topology::sysfs::SysfsLinks;
+use crate::topology::{resolve_lower, Leaf, Netifd};
 
 pub use zones::{zone_devices, ZoneDevice};
 
@@ -92,7 +93,7 @@ impl OffloadPlan {
 /// `netifd`, when given, says which devices the interfaces that are up run on now.
 pub fn build(
     config: &Config,
-    links: &dyn LinkSource,
+    links: &SysfsLinks,
     netifd: Option<&Netifd>,
     warnings: &mut Warnings,
 ) -> Result<OffloadPlan> {
@@ -150,7 +151,7 @@ pub fn build(
 }
 
 /// Decisions for one zone device: itself in software mode, its lower devices in hardware mode.
-fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Vec<DevicePlan>> {
+fn decide(config: &Config, links: &SysfsLinks, zd: &ZoneDevice) -> Result<Vec<DevicePlan>> {
     let opts = &config.firewall.offload;
     let excluded = |names: &[String]| {
         names

@@ -2,9 +2,10 @@
 
 use super::Decision;
 use crate::error::Result;
-use crate::topology::{Feature, Link, LinkKind, LinkSource, WED_DRIVERS};
+use crate::topology::sysfs::SysfsLinks;
+use crate::topology::{Feature, Link, LinkKind, WED_DRIVERS};
 
-pub fn hardware_verdict(link: &Link, links: &dyn LinkSource) -> Result<(Decision, String)> {
+pub fn hardware_verdict(link: &Link, links: &SysfsLinks) -> Result<(Decision, String)> {
     match &link.kind {
         LinkKind::Ethernet => Ok(by_feature(link, driver_name(link))),
         LinkKind::Dsa => {
@@ -61,7 +62,7 @@ fn by_feature(link: &Link, what: String) -> (Decision, String) {
     }
 }
 
-fn wed_verdict(link: &Link, links: &dyn LinkSource) -> Result<(Decision, String)> {
+fn wed_verdict(link: &Link, links: &SysfsLinks) -> Result<(Decision, String)> {
     let driver = driver_name(link);
     let Some(&(_, module)) = WED_DRIVERS.iter().find(|(d, _)| *d == driver) else {
         return Ok(software(&format!("no WED ({driver})")));

@@ -1,9 +1,9 @@
 //! Network devices as the kernel shows them, and how a zone's devices resolve to the
 //! devices packets really enter on.
 //!
-//! One [`LinkSource`] trait, two sources: the live system and a snapshot directory laid
-//! out like it (`DIR/sys/class/net/<dev>/...`, `DIR/ethtool/<dev>`), so every decision
-//! made on a router can be reproduced offline.
+//! The facts come from the live system or from a snapshot directory laid out like it
+//! (`DIR/sys/class/net/<dev>/...`, `DIR/ethtool/<dev>`), both read by [`sysfs::SysfsLinks`],
+//! so every decision made on a router can be reproduced offline.
 //!
 //! On a router, netifd knows which device each logical interface runs on right now
 //! ([`Netifd`], from its ubus interface dump); the config says what it should be.
@@ -17,8 +17,6 @@ use serde::Serialize;
 
 pub use netifd::{Netifd, NetifdInterface};
 pub use resolve::{resolve_lower, Branch, Leaf};
-
-use crate::error::Result;
 
 /// Wi-Fi drivers that can hand flows to WED, and the module holding `wed_enable`.
 pub const WED_DRIVERS: &[(&str, &str)] = &[
@@ -69,13 +67,4 @@ pub struct Link {
     pub driver: Option<String>,
     /// `hw-tc-offload`: the driver takes tc/flowtable offload requests.
     pub hw_tc_offload: Feature,
-}
-
-/// Where device facts come from: the running kernel or a snapshot of one.
-pub trait LinkSource {
-    /// The device, or `None` if no such device exists.
-    fn link(&self, name: &str) -> Result<Option<Link>>;
-
-    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
-    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>>;
 }

@@ -1,7 +1,8 @@
 //! From a device a zone names to the devices packets enter on: bridge ports, the real
 //! device under a VLAN, the ethernet device under a PPPoE session.
 
-use super::{Link, LinkKind, LinkSource};
+use super::sysfs::SysfsLinks;
+use super::{Link, LinkKind};
 use crate::config::{DeviceType, NetworkConfig};
 use crate::error::{Error, Result};
 
@@ -33,11 +34,7 @@ impl Branch {
 }
 
 /// Resolves `top` down to the devices the hardware sees.
-pub fn resolve_lower(
-    links: &dyn LinkSource,
-    net: &NetworkConfig,
-    top: &str,
-) -> Result<Vec<Branch>> {
+pub fn resolve_lower(links: &SysfsLinks, net: &NetworkConfig, top: &str) -> Result<Vec<Branch>> {
     let mut branches = Vec::new();
     Walk {
         links,
@@ -50,7 +47,7 @@ pub fn resolve_lower(
 }
 
 struct Walk<'a> {
-    links: &'a dyn LinkSource,
+    links: &'a SysfsLinks,
     net: &'a NetworkConfig,
     path: Vec<String>,
     branches: &'a mut Vec<Branch>,
