@@ -17,6 +17,7 @@ use crate::apply::Loaded;
 use crate::config::Mode;
 use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use crate::plan::{DevicePlan, OffloadPlan};
+use crate::ruleset::L4Proto;
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};
 use crate::topology::sysfs::SysfsLinks;
@@ -265,23 +266,6 @@ impl Status {
     }
 }
 
-/// The l4 protocols a flowtable offloads, by the names `flows` accepts.
-const PROTOS: [(&str, u8); 2] = [("tcp", 6), ("udp", 17)];
-
-pub fn proto_number(name: &str) -> Option<u8> {
-    PROTOS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, number)| number)
-}
-
-fn proto_name(number: u8) -> Option<&'static str> {
-    PROTOS
-        .iter()
-        .find(|(_, n)| *n == number)
-        .map(|&(name, _)| name)
-}
-
 /// Builds a `flows` query from its arguments as ubus and the CLI give them.
 pub fn query(
     limit: Option<i64>,
@@ -297,7 +281,8 @@ pub fn query(
     let proto = match proto {
         None => None,
         Some(name) => Some(
-            proto_number(name)
+            L4Proto::from_name(name)
+                .map(L4Proto::number)
                 .ok_or_else(|| bad(format!("proto '{name}': offloaded flows are tcp or udp")))?,
         ),
     };
@@ -344,8 +329,8 @@ pub fn query_to_ubus(query: &Query) -> Map<String, Json> {
     let mut args = Map::new();
     args.insert("limit".into(), Json::from(query.limit));
     args.insert("offset".into(), Json::from(query.offset));
-    if let Some(proto) = query.proto.and_then(proto_name) {
-        args.insert("proto".into(), Json::from(proto));
+    if let Some(proto) = query.proto.and_then(L4Proto::from_number) {
+        args.insert("proto".into(), Json::from(proto.name()));
     }
     if let Some(hw) = query.hw {
         args.insert("hw".into(), Json::from(hw));

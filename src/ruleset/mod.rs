@@ -47,6 +47,9 @@ pub enum L4Proto {
 }
 
 impl L4Proto {
+    /// Both, in the order the offload rule lists them.
+    pub const ALL: [L4Proto; 2] = [L4Proto::Tcp, L4Proto::Udp];
+
     pub fn name(self) -> &'static str {
         match self {
             L4Proto::Tcp => "tcp",
@@ -60,6 +63,14 @@ impl L4Proto {
             L4Proto::Tcp => libc::IPPROTO_TCP as u8,
             L4Proto::Udp => libc::IPPROTO_UDP as u8,
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<L4Proto> {
+        L4Proto::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    pub fn from_number(number: u8) -> Option<L4Proto> {
+        L4Proto::ALL.into_iter().find(|p| p.number() == number)
     }
 }
 
@@ -112,7 +123,7 @@ impl Ruleset {
             chain: OffloadChain {
                 name: CHAIN,
                 priority: CHAIN_PRIORITY,
-                l4protos: vec![L4Proto::Tcp, L4Proto::Udp],
+                l4protos: L4Proto::ALL.to_vec(),
                 counter: true,
                 flowtable: FLOWTABLE,
             },

@@ -27,6 +27,7 @@ use std::io::{self, BufRead};
 use serde::Serialize;
 
 use super::{fill, Line, Lines};
+use crate::ruleset::L4Proto;
 
 /// The one flag the kernel prints after the reply tuple, ordered by strength.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -294,18 +295,15 @@ pub struct Summary {
     pub skipped: Skipped,
 }
 
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-
 impl Summary {
     pub fn read<R: BufRead>(input: R) -> io::Result<Summary> {
         let mut summary = Summary::default();
         summary.skipped = scan(input, |flow| {
             summary.all.add(flow.flag);
-            match flow.l4num {
-                TCP => summary.tcp.add(flow.flag),
-                UDP => summary.udp.add(flow.flag),
-                _ => summary.other.add(flow.flag),
+            match L4Proto::from_number(flow.l4num) {
+                Some(L4Proto::Tcp) => summary.tcp.add(flow.flag),
+                Some(L4Proto::Udp) => summary.udp.add(flow.flag),
+                None => summary.other.add(flow.flag),
             }
         })?;
         Ok(summary)
@@ -319,7 +317,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// Which offloaded flows a `flows` call wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query {
-    /// l4 protocol number (6 for TCP, 17 for UDP); `None` for all.
+    /// l4 protocol number (one of [`L4Proto`]); `None` for all.
     pub proto: Option<u8>,
     /// `Some(true)`: hardware offloaded only; `Some(false)`: software only; `None`: both.
     pub hw: Option<bool>,
