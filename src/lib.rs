@@ -24,10 +24,10 @@ use std::path::PathBuf;
 
 use config::{Config, Warnings};
 use error::Result;
-use plan::OffloadPlan;
+use plan::{HardwareRefusal, OffloadPlan};
 use ruleset::Ruleset;
 use topology::sysfs::SysfsLinks;
-use topology::Netifd;
+use topology::{Netifd, Topology};
 
 /// Where a run reads from: a router's own files and kernel, or a snapshot of them.
 pub struct System {
@@ -36,6 +36,15 @@ pub struct System {
     /// netifd's interface dump (`network.interface dump`), when the caller has one: the
     /// devices of interfaces it reports up then come from it, not from the config.
     pub netifd: Option<Netifd>,
+}
+
+/// What a run decides over: the config and the topology, each read once, and what they
+/// warned about on the way.
+#[derive(Debug)]
+pub struct Inputs {
+    pub config: Config,
+    pub topology: Topology,
+    pub warnings: Vec<config::Warning>,
 }
 
 /// Everything one pass of the pipeline produces.
@@ -66,15 +75,36 @@ impl System {
         }
     }
 
-    pub fn run(&self) -> Result<Outcome> {
+    /// Reads the config, then the topology it names: all the reading a run does.
+    pub fn read(&self) -> Result<Inputs> {
         let mut warnings = Warnings::default();
         let config = Config::load(&self.config_dir, &mut warnings)?;
-        let plan = plan::build(&config, &self.links, self.netifd.as_ref(), &mut warnings)?;
-        let ruleset = Ruleset::from_plan(&plan);
-        Ok(Outcome {
-            plan,
-            ruleset,
+        let topology = Topology::read(&config, self.netifd.as_ref(), &self.links, &mut warnings)?;
+        Ok(Inputs {
+            config,
+            topology,
             warnings: warnings.0,
         })
+    }
+
+    /// The whole pipeline up to the ruleset.
+    pub fn run(&self) -> Result<Outcome> {
+        Ok(self.read()?.outcome())
+    }
+}
+
+impl Inputs {
+    /// The plan; `refusal` once the kernel has refused hardware offload.
+    pub fn plan(&self, refusal: Option<&HardwareRefusal>) -> OffloadPlan {
+        plan::build(&self.config, &self.topology, refusal)
+    }
+
+    pub fn outcome(self) -> Outcome {
+        let plan = self.plan(None);
+        Outcome {
+            ruleset: Ruleset::from_plan(&plan),
+            plan,
+            warnings: self.warnings,
+        }
     }
 }

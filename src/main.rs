@@ -263,10 +263,10 @@ fn main() -> ExitCode {
             }
         }),
         Command::Apply => system
-            .run()
-            .and_then(|outcome| apply::apply(outcome, args.dry_run))
+            .read()
+            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), args.dry_run))
             .map(|applied| match args.json {
-                true => to_json(&applied),
+                true => to_json(&report::ApplyReport::new(&applied)),
                 false => report::render_applied(&applied),
             }),
         Command::Snapshot(out) => {

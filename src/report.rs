@@ -3,11 +3,35 @@
 
 use std::fmt::Write;
 
+use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::apply::{Applied, Loaded};
 use crate::plan::{Decision, OffloadPlan};
+use crate::ruleset::Ruleset;
 use crate::Outcome;
+
+/// `apply --json`: what the apply did, with the ruleset its plan renders to.
+#[derive(Debug, Serialize)]
+pub struct ApplyReport<'a> {
+    pub plan: &'a OffloadPlan,
+    pub ruleset: Ruleset,
+    pub changes: &'a [String],
+    pub fallback: Option<&'a str>,
+    pub dry_run: bool,
+}
+
+impl<'a> ApplyReport<'a> {
+    pub fn new(applied: &'a Applied) -> ApplyReport<'a> {
+        ApplyReport {
+            plan: &applied.plan,
+            ruleset: Ruleset::from_plan(&applied.plan),
+            changes: &applied.changes,
+            fallback: applied.fallback.as_deref(),
+            dry_run: applied.dry_run,
+        }
+    }
+}
 
 pub fn render_check(outcome: &Outcome) -> String {
     let mut out = render_plan(&outcome.plan);

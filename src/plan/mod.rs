@@ -1,19 +1,21 @@
-//! The offload plan: for every device the zones cover, offloaded or not, in hardware or
-//! software, each with the reason. The ruleset is rendered from this and nothing else.
+//! Step 3: the offload plan. For every device the zones cover: offloaded or not, in
+//! hardware or software, each with the reason. The ruleset is rendered from this and
+//! nothing else.
+//!
+//! [`build`] is a pure function of the config, the [`Topology`] and what the kernel is
+//! known to refuse: it reads nothing, so apply can recompute it once the kernel has
+//! refused hardware offload, and tests run it without a filesystem.
 
+#[cfg(test)]
+mod tests;
 mod verdict;
-mod zones;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::{Config, Mode, Warnings};
-use crate::error::Result;
-use crate::topology::sysfs::SysfsLinks;
-use crate::topology::{resolve_lower, Leaf, Netifd};
-
-pub use zones::{zone_devices, ZoneDevice};
+use crate::config::{Config, Mode};
+use crate::topology::{Leaf, Topology, ZoneDevice};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,16 +63,16 @@ impl OffloadPlan {
             .any(|d| d.decision == Decision::Hardware)
     }
 
-    /// The plan once the kernel refused hardware offload: every hardware device moves to
-    /// software, with the kernel's answer for the devices it refused on their own.
-    pub fn in_software(&self, refused: &BTreeMap<String, String>) -> OffloadPlan {
+    /// The kernel refused hardware offload: every hardware device moves to software,
+    /// with the kernel's answer for the devices it refused on their own.
+    fn refuse_hardware(&mut self, refusal: &HardwareRefusal) {
+        let refused = &refusal.devices;
         let names: Vec<&str> = refused.keys().map(String::as_str).collect();
         let refused_list = match names.is_empty() {
             true => "no single device".to_string(),
             false => names.join(", "),
         };
-        let mut plan = self.clone();
-        for d in plan
+        for d in self
             .devices
             .iter_mut()
             .filter(|d| d.decision == Decision::Hardware)
@@ -84,19 +86,26 @@ impl OffloadPlan {
                 ),
             };
         }
-        plan.notes
+        self.notes
             .push("the kernel refused hardware offload: software offload applied".into());
-        plan
     }
 }
 
-/// `netifd`, when given, says which devices the interfaces that are up run on now.
+/// What the kernel answered when it refused hardware offload (`flags offload`) for the
+/// flowtable: apply asks it device by device, and these are the devices it refused on
+/// their own, with its error. None at all: it refuses only the whole flowtable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HardwareRefusal {
+    pub devices: BTreeMap<String, String>,
+}
+
+/// The plan for `config` over `topology`; `refusal`, once the kernel has refused hardware
+/// offload, moves the hardware devices to software with its reasons.
 pub fn build(
     config: &Config,
-    links: &SysfsLinks,
-    netifd: Option<&Netifd>,
-    warnings: &mut Warnings,
-) -> Result<OffloadPlan> {
+    topology: &Topology,
+    refusal: Option<&HardwareRefusal>,
+) -> OffloadPlan {
     let requested = config.firewall.mode;
     let mut plan = OffloadPlan {
         requested,
@@ -106,13 +115,11 @@ pub fn build(
     if requested == Mode::Off {
         plan.notes
             .push("flow offloading is off: nothing is offloaded".into());
-        return Ok(plan);
+        return plan;
     }
-    // Read the whole config (and report its errors) before looking at devices.
-    let covered = zone_devices(config, netifd, warnings)?;
     let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
-    for zd in &covered {
-        for device in decide(config, links, zd)? {
+    for zd in &topology.zone_devices {
+        for device in decide(config, topology, zd) {
             // A device more than one zone reaches keeps the first path to it.
             devices
                 .entry(device.name.clone())
@@ -147,11 +154,15 @@ pub fn build(
         plan.notes
             .push("no device to offload: the offload table is removed".into());
     }
-    Ok(plan)
+    if let Some(refusal) = refusal {
+        plan.refuse_hardware(refusal);
+    }
+    plan
 }
 
-/// Decisions for one zone device: itself in software mode, its lower devices in hardware mode.
-fn decide(config: &Config, links: &SysfsLinks, zd: &ZoneDevice) -> Result<Vec<DevicePlan>> {
+/// Decisions for each branch of one zone device: itself in software mode, the devices
+/// below it in hardware mode.
+fn decide(config: &Config, topology: &Topology, zd: &ZoneDevice) -> Vec<DevicePlan> {
     let opts = &config.firewall.offload;
     let excluded = |names: &[String]| {
         names
@@ -165,42 +176,24 @@ fn decide(config: &Config, links: &SysfsLinks, zd: &ZoneDevice) -> Result<Vec<De
             .iter()
             .find(|s| names.contains(&s.device) || zd.l3.as_deref() == Some(s.device.as_str()))
     };
-
-    let device =
-        |name: &str, via: Vec<String>, (decision, reason): (Decision, String)| DevicePlan {
-            name: name.to_string(),
-            decision,
-            reason,
-            zones: vec![zd.zone.clone()],
-            via,
-        };
-
-    if config.firewall.mode == Mode::Software {
-        let via = vec![zd.via.clone(), zd.device.clone()];
-        let decided = if let Some(name) = excluded(&via[1..]) {
-            exclusion(config, &name)
-        } else if links.link(&zd.device)?.is_some() {
-            (
-                Decision::Software,
-                "software (hardware offload not requested)".into(),
-            )
-        } else {
-            (Decision::Skipped, "skipped, no such device".into())
-        };
-        return Ok(vec![device(&zd.device, via, decided)]);
-    }
-
+    let software = config.firewall.mode == Mode::Software;
     let mut out = Vec::new();
-    for branch in resolve_lower(links, &config.network, &zd.device)? {
+    for branch in &zd.branches {
         let mut via = vec![zd.via.clone()];
-        via.extend(zd.l3.iter().cloned());
+        if !software {
+            via.extend(zd.l3.iter().cloned());
+        }
         via.extend(branch.path.iter().cloned());
-        let decided = if let Some(name) = excluded(&branch.path) {
+        let (decision, reason) = if let Some(name) = excluded(&branch.path) {
             exclusion(config, &name)
         } else {
             match &branch.leaf {
-                Leaf::Missing(_) => (Decision::Skipped, "skipped, no such device".into()),
-                Leaf::EmptyBridge(_) => (Decision::Skipped, "skipped, bridge without ports".into()),
+                Leaf::Missing => (Decision::Skipped, "skipped, no such device".into()),
+                Leaf::EmptyBridge => (Decision::Skipped, "skipped, bridge without ports".into()),
+                Leaf::Device(_) if software => (
+                    Decision::Software,
+                    "software (hardware offload not requested)".into(),
+                ),
                 Leaf::Device(link) => match shaped(&branch.path) {
                     Some(s) if opts.hw_exclude_shaped => (
                         Decision::Software,
@@ -209,13 +202,19 @@ fn decide(config: &Config, links: &SysfsLinks, zd: &ZoneDevice) -> Result<Vec<De
                             s.device, s.at
                         ),
                     ),
-                    _ => verdict::hardware_verdict(link, links)?,
+                    _ => verdict::hardware_verdict(link, topology),
                 },
             }
         };
-        out.push(device(branch.name(), via, decided));
+        out.push(DevicePlan {
+            name: branch.name().to_string(),
+            decision,
+            reason,
+            zones: vec![zd.zone.clone()],
+            via,
+        });
     }
-    Ok(out)
+    out
 }
 
 fn exclusion(config: &Config, name: &str) -> (Decision, String) {
