@@ -15,7 +15,6 @@ use serde_json::{Map, Value as Json};
 
 use crate::apply::Loaded;
 use crate::config::Mode;
-use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use crate::plan::{DevicePlan, OffloadPlan};
 use crate::ruleset::L4Proto;
 use crate::stats::conntrack::{self, Page, Query, Summary};
@@ -248,7 +247,7 @@ impl Status {
     ) -> Status {
         let effective = loaded.as_ref().ok().map(|l| match &l.flowtable {
             None => Mode::Off,
-            Some(ft) if ft.flags & NFT_FLOWTABLE_HW_OFFLOAD != 0 => Mode::Hardware,
+            Some(ft) if ft.hw_offload() => Mode::Hardware,
             Some(_) => Mode::Software,
         });
         Status {

@@ -36,6 +36,13 @@ pub struct KernelFlowtable {
     pub flags: u32,
 }
 
+impl KernelFlowtable {
+    /// `flags offload`: the kernel asks the drivers to carry the flows in hardware.
+    pub fn hw_offload(&self) -> bool {
+        self.flags & sys::NFT_FLOWTABLE_HW_OFFLOAD != 0
+    }
+}
+
 /// What a rule's `counter` expression has counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counter {
