@@ -15,7 +15,6 @@ pub mod report;
 pub mod ruleset;
 pub mod snapshot;
 pub mod stats;
-pub mod status;
 pub mod topology;
 pub mod ubus;
 pub mod uci;

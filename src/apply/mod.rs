@@ -9,7 +9,7 @@ mod transaction;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
@@ -35,7 +35,7 @@ pub struct Applied {
 }
 
 /// What the kernel holds now, against what the plan wants.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Loaded {
     /// Our flowtable as loaded, if it is.
     pub flowtable: Option<KernelFlowtable>,

@@ -11,8 +11,9 @@ use serde_json::{json, Map, Value as Json};
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
 use crate::plan::OffloadPlan;
+use crate::report::{query, Devices, LastApply, Source, Status};
 use crate::ruleset::Ruleset;
-use crate::status::{self, LastApply, Sources, Status};
+use crate::stats::Sources;
 use crate::topology::Netifd;
 use crate::ubus::call::call;
 use crate::ubus::message::Status as UbusStatus;
@@ -185,11 +186,10 @@ impl Service {
         let plan = self.plan()?;
         let loaded = apply::inspect(&Ruleset::from_plan(&plan)).map_err(|e| e.to_string());
         Ok(Status::gather(
-            "daemon",
+            Source::Daemon,
             &plan,
             loaded,
             &self.sources,
-            &self.system.links,
             self.last.clone(),
         ))
     }
@@ -210,10 +210,12 @@ impl Service {
                 Err(e) => failed(e),
             },
             "devices" => match self.plan() {
-                Ok(plan) => Answer::ok(object(json!({ "devices": plan.devices }))),
+                Ok(plan) => Answer::ok(object(json!(Devices {
+                    devices: plan.into_owned().devices
+                }))),
                 Err(e) => failed(e),
             },
-            "flows" => match status::query_from_ubus(args) {
+            "flows" => match query::from_ubus(args) {
                 Ok(query) => match self.sources.flows(&query) {
                     Ok(page) => Answer::ok(object(json!(page))),
                     Err(e) => failed(e),

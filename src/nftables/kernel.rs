@@ -27,7 +27,7 @@ impl fmt::Display for BatchError {
 
 impl std::error::Error for BatchError {}
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KernelFlowtable {
     pub table: String,
     pub name: String,
@@ -44,7 +44,7 @@ impl KernelFlowtable {
 }
 
 /// What a rule's `counter` expression has counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     pub packets: u64,
     pub bytes: u64,

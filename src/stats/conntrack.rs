@@ -24,13 +24,13 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{fill, Line, Lines};
 use crate::ruleset::L4Proto;
 
 /// The one flag the kernel prints after the reply tuple, ordered by strength.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     None,
@@ -41,8 +41,19 @@ pub enum Flag {
     HwOffload,
 }
 
+impl Flag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::None => "none",
+            Flag::Assured => "assured",
+            Flag::Offload => "offload",
+            Flag::HwOffload => "hw_offload",
+        }
+    }
+}
+
 /// One direction of a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tuple<'a> {
     pub src: Cow<'a, str>,
     pub dst: Cow<'a, str>,
@@ -59,7 +70,7 @@ pub struct Tuple<'a> {
 
 /// One line of the table. Borrowed from the reader's line buffer while scanning;
 /// [`Flow::into_owned`] keeps one past the next line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow<'a> {
     /// `ipv4`, `ipv6`.
     pub l3: Cow<'a, str>,
@@ -237,7 +248,7 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
 }
 
 /// Lines dropped while reading the table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// Lines that are not a flow as [`parse_line`] knows it (or not text).
     pub malformed: u64,
@@ -265,7 +276,7 @@ pub fn scan<R: BufRead>(input: R, mut visit: impl FnMut(Flow<'_>)) -> io::Result
 }
 
 /// Flows by offload state: `total = software + hardware + not_offloaded`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
     pub software: u64,
@@ -286,7 +297,7 @@ impl Counts {
 
 /// The counting pass for `status`: flows by offload state, overall and per l4 protocol
 /// (flowtables offload TCP and UDP only; everything else is `other`).
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub all: Counts,
     pub tcp: Counts,
@@ -339,7 +350,7 @@ impl Query {
 }
 
 /// One page of offloaded flows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub flows: Vec<Flow<'static>>,
     /// All flows that matched the query in this read, returned or not. The table changes

@@ -124,14 +124,15 @@ impl SysfsLinks {
 
     /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
     pub fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
-        let path = self
-            .root
-            .join("sys/module")
-            .join(module)
-            .join("parameters")
-            .join(name);
-        Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
+        module_param(&self.root.join("sys/module"), module, name)
     }
+}
+
+/// A parameter of a loaded module, from `modules` (`/sys/module`); `None` when the
+/// module is not loaded or has no such parameter.
+pub fn module_param(modules: &Path, module: &str, name: &str) -> Result<Option<String>> {
+    let path = modules.join(module).join("parameters").join(name);
+    Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
 }
 
 /// File content, or `None` where there is none: an absent device or attribute, or a
