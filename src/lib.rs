@@ -1,8 +1,21 @@
-//! fw4-offload: UCI config → zones and devices → offload plan → nftables ruleset.
+//! fw4-offload: flow offloading for firewall4 that fits the topology and says why.
 //!
-//! The pipeline, one module per step: [`uci`] (files) → [`config`] (typed options) →
-//! [`topology`] (devices as the kernel shows them) → [`plan`] (per-device decisions with
-//! reasons) → [`ruleset`] (the nftables objects, rendered as text or netlink).
+//! One folder for each step, in the order data flows:
+//! 1. [`config`]: `/etc/config/{firewall,network,sqm}`, parsed by [`uci`] as libuci does,
+//!    into typed options.
+//! 2. [`topology`]: the devices the zones cover and every fact the decisions use, read
+//!    once from sysfs, ethtool and netifd, or from a snapshot.
+//! 3. [`plan`]: each device hardware, software, excluded or skipped, with the reason; a
+//!    pure function of config, topology and what the kernel refused.
+//! 4. [`ruleset`]: the nftables objects the plan needs, rendered as nft text or netlink.
+//! 5. [`apply`]: the kernel brought to the ruleset in one batch ([`nftables`] over
+//!    [`netlink`]); when it refuses hardware offload, the plan made with its answers.
+//! 6. [`report`]: `check`, `apply`, `status`, `devices`, `flows`, each one typed value
+//!    serialized for ubus and `--json` and rendered as text, with the live statistics
+//!    from [`stats`].
+//!
+//! [`System`] says where a run reads from; [`daemon`] runs steps 2 to 6 on every trigger
+//! and answers on [`ubus`]; [`snapshot`] copies what steps 1 and 2 read.
 
 pub mod apply;
 pub mod config;
@@ -46,7 +59,8 @@ pub struct Inputs {
     pub warnings: Vec<config::Warning>,
 }
 
-/// Everything one pass of the pipeline produces.
+/// Everything one pass of the pipeline produces; as text (`Display`, in [`report`]) it
+/// is what `check` prints for a snapshot.
 #[derive(Debug, serde::Serialize)]
 pub struct Outcome {
     pub plan: OffloadPlan,

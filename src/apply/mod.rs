@@ -1,8 +1,8 @@
 //! Step 5: make the kernel hold the plan's ruleset, in one atomic batch that changes only
-//! what differs from what is loaded. When the kernel refuses hardware offload, it asks
-//! the kernel device by device and applies the plan made with those answers (software,
-//! with the kernel's own reasons). On any other refusal nothing changes: the batch is
-//! all or nothing.
+//! what differs from what is loaded. When the kernel refuses hardware offload, apply asks
+//! it device by device and loads the plan made with those answers (software, with the
+//! kernel's own reasons). On any other refusal nothing changes: the batch is all or
+//! nothing.
 
 mod state;
 mod transaction;

@@ -1,5 +1,6 @@
-//! The nftables objects fw4-offload owns, as one model: rendered to nft text here
-//! (`print`), encoded to netlink by the apply path, so the two cannot disagree.
+//! Step 4: the nftables objects fw4-offload owns, made from the plan alone, as one model:
+//! rendered to nft text here (`print`), encoded to netlink for apply ([`netlink`]), so
+//! the two cannot disagree.
 
 pub mod netlink;
 mod text;
