@@ -35,11 +35,12 @@ run_init start_service >"$SCRATCH/start_service" 2>&1 || true
 cat >"$SCRATCH/start_service.expected" <<'EOF2'
 procd_open_instance
 procd_set_param [command] [/usr/sbin/fw4-offload] [daemon]
+procd_set_param [file] [/usr/sbin/fw4-offload]
 procd_set_param [respawn]
 procd_set_param [stderr] [1]
 procd_close_instance
 EOF2
-same "init: start_service describes one respawning fw4-offload daemon instance" \
+same "init: start_service describes one respawning fw4-offload daemon instance, the binary's checksum in it" \
 	"$SCRATCH/start_service.expected" "$SCRATCH/start_service"
 
 run_init service_triggers >"$SCRATCH/service_triggers" 2>&1 || true
