@@ -49,8 +49,13 @@ same "init: reload on changes to the network and sqm configs (the firewall's rea
 	"$SCRATCH/service_triggers.expected" "$SCRATCH/service_triggers"
 
 : >"$CALLS"
-run_init reload_service >"$SCRATCH/reload" 2>&1 || true
+rc=0
+run_init reload_service >"$SCRATCH/reload" 2>&1 || rc=$?
 check "init: reload asks the running daemon" grep -qx "ubus -S -t 25 call offload reload" "$CALLS"
-check "init: ... and starts nothing when it answers" test ! -s "$SCRATCH/reload"
+check "init: ... starts nothing when it answers, and succeeds" test ! -s "$SCRATCH/reload" -a "$rc" = 0
+rc=0
+run_init reload_service STUB_ubus_RC=9 >"$SCRATCH/reload" 2>&1 || rc=$?
+check "init: reload fails (9) when the daemon's apply failed, and starts nothing" \
+	test "$rc" = 9 -a ! -s "$SCRATCH/reload"
 run_init reload_service STUB_ubus_RC=4 >"$SCRATCH/reload" 2>&1 || true
-check "init: reload starts the service when no daemon answers" grep -qx start "$SCRATCH/reload"
+check "init: reload starts the service when no daemon is on ubus (4)" grep -qx start "$SCRATCH/reload"
