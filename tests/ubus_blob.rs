@@ -332,4 +332,17 @@ fn the_1_mib_limit() {
         builder().data(&payload).finish(),
         Err(Error::Encode("blobmsg name longer than 65535 bytes"))
     ));
+    // The word has 7 bits for the id and 24 for the length.
+    let mut w = Writer::new(&[]);
+    w.put(128, &[]);
+    assert!(matches!(
+        w.finish(),
+        Err(Error::Encode("blob attribute id over 127"))
+    ));
+    let mut w = Writer::new(&[]);
+    w.put(127, &vec![0; (1 << 24) - 4 + 1]);
+    assert!(matches!(
+        w.finish(),
+        Err(Error::Encode("blob attribute longer than 16 MiB"))
+    ));
 }

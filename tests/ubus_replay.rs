@@ -8,14 +8,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::thread;
 
 use fw4_offload::ubus::blob::Writer;
-use fw4_offload::ubus::blobmsg::{self, Value};
+use fw4_offload::ubus::blobmsg::{self, Type, Value};
 use fw4_offload::ubus::client;
 use fw4_offload::ubus::conn::Connection;
 use fw4_offload::ubus::message::{Attr, Kind, Message, Status};
 use fw4_offload::ubus::server::{self, Method, Request};
 use serde_json::{json, Map, Value as Json};
-use ubus::BlobMsgType;
-
 mod common;
 use common::{find, one, session, Recorded};
 
@@ -54,15 +52,15 @@ const LISTENER: u32 = 0x2127_2331;
 const TEST_METHODS: [Method; 3] = [
     Method {
         name: "hello",
-        args: &[("id", BlobMsgType::INT32), ("msg", BlobMsgType::STRING)],
+        args: &[("id", Type::Int32), ("msg", Type::String)],
     },
     Method {
         name: "watch",
-        args: &[("id", BlobMsgType::INT32), ("counter", BlobMsgType::INT32)],
+        args: &[("id", Type::Int32), ("counter", Type::Int32)],
     },
     Method {
         name: "count",
-        args: &[("to", BlobMsgType::INT32), ("string", BlobMsgType::STRING)],
+        args: &[("to", Type::Int32), ("string", Type::String)],
     },
 ];
 
@@ -138,7 +136,7 @@ fn expected_signature() -> Vec<(String, Vec<(String, Value<'static>)>)> {
             let args = m
                 .args
                 .iter()
-                .map(|(n, t)| (n.to_string(), Value::Int32(t.value() as i32)));
+                .map(|(n, t)| (n.to_string(), Value::Int32(*t as i32)));
             (m.name.to_owned(), args.collect())
         })
         .collect()
@@ -397,7 +395,6 @@ fn connection_reassembles_split_messages() {
             ubusd.write_all(&stream[written..next]).unwrap();
             written = next;
         };
-        assert_eq!(conn.client_id(), 0x4482_1bc0);
         let mut got = vec![from_ubusd[0].bytes.clone()];
         while got.len() < from_ubusd.len() {
             if let Some(frame) = conn.next_frame().unwrap() {
@@ -455,8 +452,7 @@ fn lookup_against_a_replaying_ubusd() {
         }
     });
 
-    let mut conn = Connection::connect(&path).unwrap();
-    assert_eq!(conn.client_id(), 0x5564_50a3);
+    let mut conn = Connection::connect(&path, std::time::Duration::from_secs(10)).unwrap();
     let seq = conn.next_seq();
     conn.send(&client::lookup(seq, Some("test")).unwrap())
         .unwrap();

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
-use ubus::BlobMsgType;
 
-use crate::ubus::blobmsg::List;
+use crate::ubus::blobmsg::{List, Type};
 use crate::ubus::call::exchange;
 use crate::ubus::conn::Connection;
 use crate::ubus::message::{Message, Status};
@@ -28,10 +27,10 @@ pub const METHODS: &[Method<'static>] = &[
     Method {
         name: "flows",
         args: &[
-            ("limit", BlobMsgType::INT32),
-            ("offset", BlobMsgType::INT32),
-            ("proto", BlobMsgType::STRING),
-            ("hw", BlobMsgType::BOOL),
+            ("limit", Type::Int32),
+            ("offset", Type::Int32),
+            ("proto", Type::String),
+            ("hw", Type::Bool),
         ],
     },
     Method {
@@ -149,7 +148,7 @@ impl Bus {
     /// The listener first: once `offload` exists calls may arrive, and
     /// [`exchange`] would pass over them.
     fn register(&self) -> Result<Registered> {
-        let mut conn = Connection::connect_timeout(&self.socket, TIMEOUT)?;
+        let mut conn = Connection::connect(&self.socket, TIMEOUT)?;
         let missing_id = || Error::Status(Status::UnknownError);
         let seq = conn.next_seq();
         let listener = exchange(&mut conn, seq, &add_object(seq, None, None)?)?

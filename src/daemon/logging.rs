@@ -1,83 +1,76 @@
 //! The daemon's `log` backend: syslog over the local socket (`/dev/log`, where OpenWrt's
 //! logd listens, so `logread` shows the lines), stderr when there is no syslog.
 //!
-//! The `syslog` crate connects once and never again: when logd restarts, its socket is a
-//! new one and every later line would be lost. Here a failed write drops the connection
-//! and the next line connects anew; a line that cannot be sent goes to stderr (procd hands
-//! the daemon's stderr to logd as well, when the init script asks it to).
+//! Each line is one datagram, `<PRI>fw4-offload[PID]: message` with facility daemon, as
+//! musl's syslog(3) sends it. Lines carry no timestamp: logd stamps what it receives, and
+//! RFC 3164 receivers add the time to messages that lack one.
 //!
-//! Lines carry no timestamp: logd stamps what it receives, and RFC 3164 receivers add the
-//! time to messages that lack one.
+//! Not the `syslog` crate (7): it connects once and never again, so when logd restarts
+//! (its socket is a new one) every later line would be lost, and its formatting was
+//! replaced here anyway; what remained was a datagram send, for which it brought `time`
+//! and `hostname`. Here a failed send drops the connection and the next line connects
+//! anew; a line that cannot be sent goes to stderr (procd hands the daemon's stderr to
+//! logd as well, when the init script asks it to).
 
-use std::fmt::Display;
-use std::io::Write;
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use libc::c_int;
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use syslog::{Facility, LogFormat, Logger, LoggerBackend, Severity};
 
 const IDENT: &str = "fw4-offload";
 
-/// `<PRI>fw4-offload[PID]: message`, facility daemon.
-#[derive(Clone, Copy)]
-struct Format {
-    pid: u32,
-}
-
-impl<T: Display> LogFormat<T> for Format {
-    fn format<W: Write>(&self, w: &mut W, severity: Severity, message: T) -> syslog::Result<()> {
-        let priority = Facility::LOG_DAEMON as u8 | severity as u8;
-        write!(w, "<{priority}>{IDENT}[{}]: {message}", self.pid).map_err(syslog::Error::Write)
-    }
-}
-
 pub struct Syslog {
     path: PathBuf,
-    format: Format,
+    pid: u32,
     level: LevelFilter,
-    connection: Mutex<Option<Logger<LoggerBackend, Format>>>,
+    socket: Mutex<Option<UnixDatagram>>,
 }
 
 impl Syslog {
     /// Installs the logger as `log`'s backend; `path` is the syslog socket.
     pub fn install(path: PathBuf, level: LevelFilter) {
-        let logger = Syslog {
-            path,
-            format: Format {
-                pid: std::process::id(),
-            },
-            level,
-            connection: Mutex::new(None),
-        };
-        // Only fails when a logger is installed already: keep that one.
-        if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        // Lives as long as the process, as `log` needs; a logger installed already wins.
+        let logger = Box::leak(Box::new(Syslog::new(path, std::process::id(), level)));
+        if log::set_logger(logger).is_ok() {
             log::set_max_level(level);
         }
     }
 
-    fn send(&self, severity: Severity, message: &str) -> bool {
-        let Ok(mut connection) = self.connection.lock() else {
+    fn new(path: PathBuf, pid: u32, level: LevelFilter) -> Syslog {
+        Syslog {
+            path,
+            pid,
+            level,
+            socket: Mutex::new(None),
+        }
+    }
+
+    /// Sends one line with `severity` (`LOG_ERR` ...); false if no syslog took it.
+    fn send(&self, severity: c_int, message: &str) -> bool {
+        let line = format!(
+            "<{}>{IDENT}[{}]: {message}",
+            libc::LOG_DAEMON | severity,
+            self.pid
+        );
+        let Ok(mut socket) = self.socket.lock() else {
             return false;
         };
-        // A dead connection fails the first write: reconnect once and try again.
+        // A dead connection fails the first send: reconnect once and try again.
         for _ in 0..2 {
-            if connection.is_none() {
-                *connection = syslog::unix_custom(self.format, &self.path).ok();
+            if socket.is_none() {
+                *socket = UnixDatagram::unbound()
+                    .and_then(|s| s.connect(&self.path).map(|()| s))
+                    .ok();
             }
-            let Some(logger) = connection.as_mut() else {
+            let Some(connected) = socket.as_ref() else {
                 return false;
             };
-            let sent = match severity {
-                Severity::LOG_ERR => logger.err(message),
-                Severity::LOG_WARNING => logger.warning(message),
-                Severity::LOG_INFO => logger.info(message),
-                _ => logger.debug(message),
-            };
-            if sent.is_ok() {
+            if connected.send(line.as_bytes()).is_ok() {
                 return true;
             }
-            *connection = None;
+            *socket = None;
         }
         false
     }
@@ -93,10 +86,10 @@ impl Log for Syslog {
             return;
         }
         let severity = match record.level() {
-            Level::Error => Severity::LOG_ERR,
-            Level::Warn => Severity::LOG_WARNING,
-            Level::Info => Severity::LOG_INFO,
-            Level::Debug | Level::Trace => Severity::LOG_DEBUG,
+            Level::Error => libc::LOG_ERR,
+            Level::Warn => libc::LOG_WARNING,
+            Level::Info => libc::LOG_INFO,
+            Level::Debug | Level::Trace => libc::LOG_DEBUG,
         };
         let message = record.args().to_string();
         if !self.send(severity, &message) {
@@ -116,15 +109,6 @@ mod tests {
     use std::os::unix::net::UnixDatagram;
     use std::time::Duration;
 
-    fn logger(path: PathBuf) -> Syslog {
-        Syslog {
-            path,
-            format: Format { pid: 42 },
-            level: LevelFilter::Info,
-            connection: Mutex::new(None),
-        }
-    }
-
     fn receive(socket: &UnixDatagram) -> String {
         socket
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -140,10 +124,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("log");
-        let log = logger(path.clone());
+        let log = Syslog::new(path.clone(), 42, LevelFilter::Info);
 
         let logd = UnixDatagram::bind(&path).unwrap();
-        assert!(log.send(Severity::LOG_INFO, "applied: add devices lan3"));
+        assert!(log.send(libc::LOG_INFO, "applied: add devices lan3"));
         // daemon (3) << 3 | info (6) = 30
         assert_eq!(
             receive(&logd),
@@ -153,9 +137,9 @@ mod tests {
         // logd restarts: its socket is a new one at the same path.
         drop(logd);
         std::fs::remove_file(&path).unwrap();
-        assert!(!log.send(Severity::LOG_ERR, "lost: nobody listens"));
+        assert!(!log.send(libc::LOG_ERR, "lost: nobody listens"));
         let logd = UnixDatagram::bind(&path).unwrap();
-        assert!(log.send(Severity::LOG_ERR, "the kernel refused"));
+        assert!(log.send(libc::LOG_ERR, "the kernel refused"));
         assert_eq!(receive(&logd), "<27>fw4-offload[42]: the kernel refused");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,8 +1,6 @@
 //! One nfnetlink batch: everything in it commits together or not at all.
 
-use rustables::sys;
-
-use super::msg_type;
+use super::{msg_type, sys};
 use crate::netlink::MessageWriter;
 
 const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;

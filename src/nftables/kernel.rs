@@ -3,9 +3,7 @@
 use std::fmt;
 use std::io;
 
-use rustables::sys;
-
-use super::{msg_type, Batch};
+use super::{msg_type, sys, Batch};
 use crate::netlink::{attributes, messages, Attr, MessageWriter, Socket, NFGENMSG_LEN};
 
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
@@ -29,7 +27,7 @@ impl fmt::Display for BatchError {
 
 impl std::error::Error for BatchError {}
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KernelFlowtable {
     pub table: String,
     pub name: String,
@@ -38,8 +36,15 @@ pub struct KernelFlowtable {
     pub flags: u32,
 }
 
+impl KernelFlowtable {
+    /// `flags offload`: the kernel asks the drivers to carry the flows in hardware.
+    pub fn hw_offload(&self) -> bool {
+        self.flags & sys::NFT_FLOWTABLE_HW_OFFLOAD != 0
+    }
+}
+
 /// What a rule's `counter` expression has counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     pub packets: u64,
     pub bytes: u64,

@@ -3,21 +3,41 @@
 //! A container's payload is a sequence of such attributes, each padded; libubox always
 //! writes it that way, so anything else (a stray tail, padding past the end) is rejected.
 
-use ubus::BlobTag;
-
 use super::{malformed, Error, Result, MAX_MSGLEN};
 
-/// Size of the id/length word.
-pub const HEADER_LEN: usize = BlobTag::SIZE;
+/// The id/length word's fields (`BLOB_ATTR_*`, blob.h).
+pub const ID_MASK: u32 = 0x7f00_0000;
+pub const ID_SHIFT: u32 = 24;
+pub const LEN_MASK: u32 = 0x00ff_ffff;
+pub const EXTENDED: u32 = 0x8000_0000;
+/// `BLOB_ATTR_ALIGN`.
+pub const ALIGN: usize = 4;
 
-/// `len` rounded up to blob alignment (4).
+/// Size of the id/length word.
+pub const HEADER_LEN: usize = 4;
+
+/// `len` rounded up to blob alignment.
 pub fn pad(len: usize) -> usize {
-    len.next_multiple_of(4)
+    len.next_multiple_of(ALIGN)
+}
+
+/// An id/length word, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub id: u32,
+    /// The whole attribute's length, this word included, padding not.
+    pub len: usize,
+    pub extended: bool,
 }
 
 /// Reads an id/length word from the start of `bytes`.
-pub fn tag(bytes: &[u8]) -> Option<BlobTag> {
-    bytes.first_chunk().map(|word| BlobTag::from_bytes(*word))
+pub fn tag(bytes: &[u8]) -> Option<Tag> {
+    let word = u32::from_be_bytes(*bytes.first_chunk()?);
+    Some(Tag {
+        id: (word & ID_MASK) >> ID_SHIFT,
+        len: (word & LEN_MASK) as usize,
+        extended: word & EXTENDED != 0,
+    })
 }
 
 /// One attribute inside a received buffer. `at` is the offset of its header in the message,
@@ -59,7 +79,7 @@ impl<'a> Iterator for Attrs<'a> {
         let Some(tag) = tag(self.rest) else {
             return self.fail("truncated blob attribute header");
         };
-        let len = tag.size();
+        let len = tag.len;
         if len < HEADER_LEN {
             return self.fail("blob attribute length is shorter than its header");
         }
@@ -68,8 +88,8 @@ impl<'a> Iterator for Attrs<'a> {
         }
         let (this, rest) = self.rest.split_at(pad(len));
         let attr = Attr {
-            id: tag.id(),
-            extended: tag.is_extended(),
+            id: tag.id,
+            extended: tag.extended,
             payload: &this[HEADER_LEN..len],
             at: self.at,
         };
@@ -125,9 +145,13 @@ impl Writer {
     /// container's length includes its children's padding, as libubox's), then pads it.
     pub fn close(&mut self, open: Open) {
         let len = self.buf.len() - open.at;
-        match BlobTag::new(open.id, len, open.extended) {
-            Ok(tag) => self.buf[open.at..open.at + HEADER_LEN].copy_from_slice(&tag.to_bytes()),
-            Err(_) => self.fail("blob attribute longer than 16 MiB"),
+        if open.id > ID_MASK >> ID_SHIFT {
+            self.fail("blob attribute id over 127");
+        } else if len > LEN_MASK as usize {
+            self.fail("blob attribute longer than 16 MiB");
+        } else {
+            let word = open.id << ID_SHIFT | len as u32 | if open.extended { EXTENDED } else { 0 };
+            self.buf[open.at..open.at + HEADER_LEN].copy_from_slice(&word.to_be_bytes());
         }
         self.align();
     }

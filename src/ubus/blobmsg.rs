@@ -9,7 +9,6 @@
 //! does [`Value::Bool`].
 
 use serde_json::{Map, Number, Value as Json};
-use ubus::BlobMsgType;
 
 use super::blob::{self, Attr, Attrs, Open, Writer};
 use super::{malformed, Result};
@@ -17,6 +16,38 @@ use super::{malformed, Result};
 /// Deepest table/array nesting accepted: json-c, which builds these payloads in the ubus
 /// CLI and rpcd, stops at 32; the bound keeps the recursive check off the stack's limit.
 pub const MAX_DEPTH: usize = 32;
+
+/// Value types: the attribute ids (`enum blobmsg_type`, blobmsg.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Unspec = 0,
+    Array = 1,
+    Table = 2,
+    String = 3,
+    Int64 = 4,
+    Int32 = 5,
+    Int16 = 6,
+    /// `BLOBMSG_TYPE_BOOL`, which is `BLOBMSG_TYPE_INT8`.
+    Bool = 7,
+    Double = 8,
+}
+
+impl Type {
+    pub fn from_id(id: u32) -> Option<Type> {
+        const ALL: [Type; 9] = [
+            Type::Unspec,
+            Type::Array,
+            Type::Table,
+            Type::String,
+            Type::Int64,
+            Type::Int32,
+            Type::Int16,
+            Type::Bool,
+            Type::Double,
+        ];
+        ALL.get(usize::try_from(id).ok()?).copied()
+    }
+}
 
 /// One decoded value, borrowing the message's bytes.
 #[derive(Clone, Copy, Debug)]
@@ -136,17 +167,19 @@ fn entry(attr: Attr<'_>, named: bool) -> Result<(&str, Value<'_>)> {
     }
     let data = &payload[header..];
     let at = attr.at + blob::HEADER_LEN + header;
-    let value = match BlobMsgType::from(attr.id) {
-        BlobMsgType::UNSPEC => Value::Null,
-        BlobMsgType::ARRAY => Value::Array(List { bytes: data, at }),
-        BlobMsgType::TABLE => Value::Table(List { bytes: data, at }),
-        BlobMsgType::STRING => Value::String(blob::c_str(data, at)?),
-        BlobMsgType::INT64 => Value::Int64(i64::from_be_bytes(fixed(data, at)?)),
-        BlobMsgType::INT32 => Value::Int32(i32::from_be_bytes(fixed(data, at)?)),
-        BlobMsgType::INT16 => Value::Int16(i16::from_be_bytes(fixed(data, at)?)),
-        BlobMsgType::BOOL => Value::Bool(fixed::<1>(data, at)? != [0]),
-        BlobMsgType::DOUBLE => Value::Double(f64::from_be_bytes(fixed(data, at)?)),
-        _ => return malformed(attr.at, "unknown blobmsg type"),
+    let Some(ty) = Type::from_id(attr.id) else {
+        return malformed(attr.at, "unknown blobmsg type");
+    };
+    let value = match ty {
+        Type::Unspec => Value::Null,
+        Type::Array => Value::Array(List { bytes: data, at }),
+        Type::Table => Value::Table(List { bytes: data, at }),
+        Type::String => Value::String(blob::c_str(data, at)?),
+        Type::Int64 => Value::Int64(i64::from_be_bytes(fixed(data, at)?)),
+        Type::Int32 => Value::Int32(i32::from_be_bytes(fixed(data, at)?)),
+        Type::Int16 => Value::Int16(i16::from_be_bytes(fixed(data, at)?)),
+        Type::Bool => Value::Bool(fixed::<1>(data, at)? != [0]),
+        Type::Double => Value::Double(f64::from_be_bytes(fixed(data, at)?)),
     };
     Ok((name, value))
 }
@@ -172,8 +205,8 @@ fn check(list: List<'_>, named: bool, depth: usize) -> Result<()> {
 }
 
 /// Opens a named entry of type `ty`; close it with [`Writer::close`].
-pub fn open(w: &mut Writer, ty: BlobMsgType, name: &str) -> Open {
-    let open = w.open(ty.value(), true);
+pub fn open(w: &mut Writer, ty: Type, name: &str) -> Open {
+    let open = w.open(ty as u32, true);
     let Ok(len) = u16::try_from(name.len()) else {
         w.fail("blobmsg name longer than 65535 bytes");
         return open;
@@ -185,14 +218,14 @@ pub fn open(w: &mut Writer, ty: BlobMsgType, name: &str) -> Open {
     open
 }
 
-fn scalar(w: &mut Writer, ty: BlobMsgType, name: &str, data: &[u8]) {
+fn scalar(w: &mut Writer, ty: Type, name: &str, data: &[u8]) {
     let open = open(w, ty, name);
     w.bytes(data);
     w.close(open);
 }
 
 fn string(w: &mut Writer, name: &str, s: &str) {
-    let open = open(w, BlobMsgType::STRING, name);
+    let open = open(w, Type::String, name);
     w.bytes(s.as_bytes());
     w.bytes(&[0]);
     w.close(open);
@@ -201,20 +234,20 @@ fn string(w: &mut Writer, name: &str, s: &str) {
 /// Writes `value` as an entry named `name` (empty inside arrays), keeping its exact type.
 pub fn put(w: &mut Writer, name: &str, value: &Value<'_>) {
     match *value {
-        Value::Null => scalar(w, BlobMsgType::UNSPEC, name, &[]),
-        Value::Bool(b) => scalar(w, BlobMsgType::BOOL, name, &[u8::from(b)]),
-        Value::Int16(n) => scalar(w, BlobMsgType::INT16, name, &n.to_be_bytes()),
-        Value::Int32(n) => scalar(w, BlobMsgType::INT32, name, &n.to_be_bytes()),
-        Value::Int64(n) => scalar(w, BlobMsgType::INT64, name, &n.to_be_bytes()),
-        Value::Double(d) => scalar(w, BlobMsgType::DOUBLE, name, &d.to_be_bytes()),
+        Value::Null => scalar(w, Type::Unspec, name, &[]),
+        Value::Bool(b) => scalar(w, Type::Bool, name, &[u8::from(b)]),
+        Value::Int16(n) => scalar(w, Type::Int16, name, &n.to_be_bytes()),
+        Value::Int32(n) => scalar(w, Type::Int32, name, &n.to_be_bytes()),
+        Value::Int64(n) => scalar(w, Type::Int64, name, &n.to_be_bytes()),
+        Value::Double(d) => scalar(w, Type::Double, name, &d.to_be_bytes()),
         Value::String(s) => string(w, name, s),
         Value::Array(list) => {
-            let open = open(w, BlobMsgType::ARRAY, name);
+            let open = open(w, Type::Array, name);
             list.values().for_each(|v| put(w, "", &v));
             w.close(open);
         }
         Value::Table(list) => {
-            let open = open(w, BlobMsgType::TABLE, name);
+            let open = open(w, Type::Table, name);
             list.write_entries(w);
             w.close(open);
         }
@@ -256,12 +289,12 @@ pub fn put_json(w: &mut Writer, name: &str, value: &Json) {
         Json::Number(n) => put(w, name, &number(n)),
         Json::String(s) => string(w, name, s),
         Json::Array(items) => {
-            let open = open(w, BlobMsgType::ARRAY, name);
+            let open = open(w, Type::Array, name);
             items.iter().for_each(|v| put_json(w, "", v));
             w.close(open);
         }
         Json::Object(map) => {
-            let open = open(w, BlobMsgType::TABLE, name);
+            let open = open(w, Type::Table, name);
             map.write_entries(w);
             w.close(open);
         }

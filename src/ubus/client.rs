@@ -5,10 +5,8 @@
 //! a listener object added without path>, pattern}` subscribes that object, after which
 //! matching events arrive at it as INVOKE (see [`super::server::Request`]).
 
-use ubus::BlobMsgType;
-
 use super::blob::Writer;
-use super::blobmsg::{self, Entries, Value};
+use super::blobmsg::{self, Entries, Type, Value};
 use super::message::{Attr, Builder, Header, Kind};
 use super::Result;
 
@@ -48,7 +46,7 @@ pub fn invoke(seq: u16, objid: u32, method: &str, args: &dyn Entries) -> Result<
 pub fn send_event(seq: u16, id: &str, data: &dyn Entries) -> Result<Vec<u8>> {
     let payload = |w: &mut Writer| {
         blobmsg::put(w, "id", &Value::String(id));
-        let table = blobmsg::open(w, BlobMsgType::TABLE, "data");
+        let table = blobmsg::open(w, Type::Table, "data");
         data.write_entries(w);
         w.close(table);
     };

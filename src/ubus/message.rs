@@ -5,8 +5,6 @@
 //! ubusd's own, and the object id in a client's INVOKE; ubusd answers a request with the
 //! request's sequence number.
 
-use ubus::BlobAttrId;
-
 use super::blob::{self, Attrs, Writer};
 use super::blobmsg::{Entries, List};
 use super::{malformed, Result, MAX_MSGLEN};
@@ -15,6 +13,20 @@ pub const HEADER_LEN: usize = 8;
 
 /// Header and blob header: what must be read to know a message's length.
 pub const PREFIX_LEN: usize = HEADER_LEN + blob::HEADER_LEN;
+
+/// Attribute ids (`enum ubus_msg_attr`, ubusmsg.h).
+pub const UBUS_ATTR_STATUS: u32 = 1;
+pub const UBUS_ATTR_OBJPATH: u32 = 2;
+pub const UBUS_ATTR_OBJID: u32 = 3;
+pub const UBUS_ATTR_METHOD: u32 = 4;
+pub const UBUS_ATTR_OBJTYPE: u32 = 5;
+pub const UBUS_ATTR_SIGNATURE: u32 = 6;
+pub const UBUS_ATTR_DATA: u32 = 7;
+pub const UBUS_ATTR_TARGET: u32 = 8;
+pub const UBUS_ATTR_ACTIVE: u32 = 9;
+pub const UBUS_ATTR_NO_REPLY: u32 = 10;
+pub const UBUS_ATTR_USER: u32 = 12;
+pub const UBUS_ATTR_GROUP: u32 = 13;
 
 /// Message types (`enum ubus_msg_type`, ubusmsg.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,13 +159,13 @@ pub fn frame_len(bytes: &[u8]) -> Result<Option<usize>> {
     if bytes[0] != 0 {
         return malformed(0, "unknown ubus message version");
     }
-    if tag.size() < blob::HEADER_LEN {
+    if tag.len < blob::HEADER_LEN {
         return malformed(HEADER_LEN, "blob length is shorter than its header");
     }
-    if blob::pad(tag.size()) > MAX_MSGLEN {
+    if blob::pad(tag.len) > MAX_MSGLEN {
         return malformed(HEADER_LEN, "message longer than ubus's 1 MiB limit");
     }
-    Ok(Some(HEADER_LEN + tag.size()))
+    Ok(Some(HEADER_LEN + tag.len))
 }
 
 /// One ubus attribute. Strings and tables borrow the message.
@@ -199,19 +211,19 @@ impl<'a> Attr<'a> {
             [b] => Ok(*b != 0),
             _ => malformed(at, "8-bit ubus attribute has the wrong size"),
         };
-        Ok(match BlobAttrId::from(attr.id) {
-            BlobAttrId::STATUS => Attr::Status(u32_of()? as i32),
-            BlobAttrId::OBJPATH => Attr::ObjPath(blob::c_str(p, at)?),
-            BlobAttrId::OBJID => Attr::ObjId(u32_of()?),
-            BlobAttrId::METHOD => Attr::Method(blob::c_str(p, at)?),
-            BlobAttrId::OBJTYPE => Attr::ObjType(u32_of()?),
-            BlobAttrId::SIGNATURE => Attr::Signature(table()?),
-            BlobAttrId::DATA => Attr::Data(table()?),
-            BlobAttrId::TARGET => Attr::Target(u32_of()?),
-            BlobAttrId::ACTIVE => Attr::Active(flag()?),
-            BlobAttrId::NO_REPLY => Attr::NoReply(flag()?),
-            BlobAttrId::USER => Attr::User(blob::c_str(p, at)?),
-            BlobAttrId::GROUP => Attr::Group(blob::c_str(p, at)?),
+        Ok(match attr.id {
+            UBUS_ATTR_STATUS => Attr::Status(u32_of()? as i32),
+            UBUS_ATTR_OBJPATH => Attr::ObjPath(blob::c_str(p, at)?),
+            UBUS_ATTR_OBJID => Attr::ObjId(u32_of()?),
+            UBUS_ATTR_METHOD => Attr::Method(blob::c_str(p, at)?),
+            UBUS_ATTR_OBJTYPE => Attr::ObjType(u32_of()?),
+            UBUS_ATTR_SIGNATURE => Attr::Signature(table()?),
+            UBUS_ATTR_DATA => Attr::Data(table()?),
+            UBUS_ATTR_TARGET => Attr::Target(u32_of()?),
+            UBUS_ATTR_ACTIVE => Attr::Active(flag()?),
+            UBUS_ATTR_NO_REPLY => Attr::NoReply(flag()?),
+            UBUS_ATTR_USER => Attr::User(blob::c_str(p, at)?),
+            UBUS_ATTR_GROUP => Attr::Group(blob::c_str(p, at)?),
             _ => Attr::Other {
                 id: attr.id,
                 payload: p,
@@ -221,37 +233,37 @@ impl<'a> Attr<'a> {
 
     fn write(&self, w: &mut Writer) {
         match *self {
-            Attr::Status(n) => put_u32(w, BlobAttrId::STATUS, n as u32),
-            Attr::ObjPath(s) => put_str(w, BlobAttrId::OBJPATH, s),
-            Attr::ObjId(n) => put_u32(w, BlobAttrId::OBJID, n),
-            Attr::Method(s) => put_str(w, BlobAttrId::METHOD, s),
-            Attr::ObjType(n) => put_u32(w, BlobAttrId::OBJTYPE, n),
-            Attr::Signature(list) => put_nested(w, BlobAttrId::SIGNATURE, &list),
-            Attr::Data(list) => put_nested(w, BlobAttrId::DATA, &list),
-            Attr::Target(n) => put_u32(w, BlobAttrId::TARGET, n),
-            Attr::Active(b) => w.put(BlobAttrId::ACTIVE.value(), &[u8::from(b)]),
-            Attr::NoReply(b) => w.put(BlobAttrId::NO_REPLY.value(), &[u8::from(b)]),
-            Attr::User(s) => put_str(w, BlobAttrId::USER, s),
-            Attr::Group(s) => put_str(w, BlobAttrId::GROUP, s),
+            Attr::Status(n) => put_u32(w, UBUS_ATTR_STATUS, n as u32),
+            Attr::ObjPath(s) => put_str(w, UBUS_ATTR_OBJPATH, s),
+            Attr::ObjId(n) => put_u32(w, UBUS_ATTR_OBJID, n),
+            Attr::Method(s) => put_str(w, UBUS_ATTR_METHOD, s),
+            Attr::ObjType(n) => put_u32(w, UBUS_ATTR_OBJTYPE, n),
+            Attr::Signature(list) => put_nested(w, UBUS_ATTR_SIGNATURE, &list),
+            Attr::Data(list) => put_nested(w, UBUS_ATTR_DATA, &list),
+            Attr::Target(n) => put_u32(w, UBUS_ATTR_TARGET, n),
+            Attr::Active(b) => w.put(UBUS_ATTR_ACTIVE, &[u8::from(b)]),
+            Attr::NoReply(b) => w.put(UBUS_ATTR_NO_REPLY, &[u8::from(b)]),
+            Attr::User(s) => put_str(w, UBUS_ATTR_USER, s),
+            Attr::Group(s) => put_str(w, UBUS_ATTR_GROUP, s),
             Attr::Other { id, payload } => w.put(id, payload),
         }
     }
 }
 
-fn put_u32(w: &mut Writer, id: BlobAttrId, n: u32) {
-    w.put(id.value(), &n.to_be_bytes());
+fn put_u32(w: &mut Writer, id: u32, n: u32) {
+    w.put(id, &n.to_be_bytes());
 }
 
-fn put_str(w: &mut Writer, id: BlobAttrId, s: &str) {
-    let open = w.open(id.value(), false);
+fn put_str(w: &mut Writer, id: u32, s: &str) {
+    let open = w.open(id, false);
     w.bytes(s.as_bytes());
     w.bytes(&[0]);
     w.close(open);
 }
 
 /// A nested attribute (SIGNATURE, DATA) holding blobmsg entries.
-fn put_nested(w: &mut Writer, id: BlobAttrId, entries: &dyn Entries) {
-    let open = w.open(id.value(), false);
+fn put_nested(w: &mut Writer, id: u32, entries: &dyn Entries) {
+    let open = w.open(id, false);
     entries.write_entries(w);
     w.close(open);
 }
@@ -276,7 +288,7 @@ impl Builder {
 
     /// UBUS_ATTR_DATA from anything that writes blobmsg entries.
     pub fn data(mut self, entries: &dyn Entries) -> Self {
-        put_nested(&mut self.w, BlobAttrId::DATA, entries);
+        put_nested(&mut self.w, UBUS_ATTR_DATA, entries);
         self
     }
 

@@ -19,11 +19,8 @@
 //! Decoding never panics, never allocates (the views borrow the received bytes), and rejects
 //! anything malformed or over ubus's 1 MiB limit with an [`Error`] naming the byte offset.
 //!
-//! ## The `ubus` crate (0.1.7)
-//! Used for what it gets right: [`ubus::BlobTag`] (the blob id/length word),
-//! [`ubus::BlobAttrId`] (`UBUS_ATTR_*`) and [`ubus::BlobMsgType`] (`BLOBMSG_TYPE_*`), whose
-//! numbers match libubox's `blob.h`/`blobmsg.h` and ubus's `ubusmsg.h`. Not used, and
-//! replaced here:
+//! ## Why not the `ubus` crate (0.1.7)
+//! It has no server side, and what it has is wrong where it matters:
 //! - `UbusCmdType`: NOTIFY and MONITOR are 0x10/0x11, ubus uses 10/11 ([`message::Kind`]).
 //! - `UbusMsgHeader`: typed with that `UbusCmdType` ([`message::Header`]).
 //! - Decoding (`Blob`, `BlobIter`, `Payload`, `UbusMsgAttr::from`, `BlobMsg`): slices and
@@ -34,7 +31,13 @@
 //! - Encoding: `UbusMsgBuilder` writes into caller buffers (1 KiB in `Connection`) and hits
 //!   `unimplemented!()` for signatures; `BlobMsgBuilder` unwraps.
 //! - `Connection`: a fixed 64 KiB receive array (a bigger message panics; ubus allows
-//!   1 MiB), blocking reads of whole messages, `dbg!` on unexpected replies, no server side.
+//!   1 MiB), blocking reads of whole messages, `dbg!` on unexpected replies.
+//!
+//! What it got right were three small types: the blob id/length word ([`blob::Tag`]), the
+//! `UBUS_ATTR_*` ids (in [`message`]) and the `BLOBMSG_TYPE_*` ids ([`blobmsg::Type`]). They
+//! are a few lines here, checked by `tests/uapi.rs` against libubox's `blob.h` and
+//! `blobmsg.h` and ubus's `ubusmsg.h`, so the crate is not a dependency (it would bring
+//! serde's derive, thiserror and storage_endian for them).
 
 pub mod blob;
 pub mod blobmsg;

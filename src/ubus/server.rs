@@ -7,17 +7,15 @@
 //! ([`super::client::register_listener`]): they arrive as INVOKE on the listener object
 //! with the event name as method, and want a STATUS only.
 
-use ubus::{BlobAttrId, BlobMsgType};
-
-use super::blobmsg::{self, Entries, List, Value};
-use super::message::{Attr, Builder, Header, Kind, Message, Status};
+use super::blobmsg::{self, Entries, List, Type, Value};
+use super::message::{Attr, Builder, Header, Kind, Message, Status, UBUS_ATTR_SIGNATURE};
 use super::{malformed, Result};
 
 /// A method as the signature publishes it: its arguments and their blobmsg types.
 #[derive(Clone, Copy, Debug)]
 pub struct Method<'m> {
     pub name: &'m str,
-    pub args: &'m [(&'m str, BlobMsgType)],
+    pub args: &'m [(&'m str, Type)],
 }
 
 /// ADD_OBJECT: `path` names the object (an event listener has none); the methods become
@@ -34,11 +32,11 @@ pub fn add_object(seq: u16, path: Option<&str>, methods: Option<&[Method<'_>]>) 
     }
     if let Some(methods) = methods {
         let w = b.writer();
-        let signature = w.open(BlobAttrId::SIGNATURE.value(), false);
+        let signature = w.open(UBUS_ATTR_SIGNATURE, false);
         for method in methods {
-            let table = blobmsg::open(w, BlobMsgType::TABLE, method.name);
+            let table = blobmsg::open(w, Type::Table, method.name);
             for (arg, ty) in method.args {
-                blobmsg::put(w, arg, &Value::Int32(ty.value() as i32));
+                blobmsg::put(w, arg, &Value::Int32(*ty as i32));
             }
             w.close(table);
         }
