@@ -28,3 +28,8 @@ done
 check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
 	tests/openwrt-make tests/demo-fresh scripts/setup-host
+check "shellcheck tests/openwrt-guest tests/openwrt/{build,root,package}" \
+	shellcheck -x tests/openwrt-guest tests/openwrt/build tests/openwrt/root tests/openwrt/package
+# the guest's scripts, run by its busybox ash
+check "shellcheck -s $dialect tests/openwrt/{scenario,respawnlate}.sh" \
+	shellcheck -x -s "$dialect" tests/openwrt/scenario.sh tests/openwrt/respawnlate.sh
