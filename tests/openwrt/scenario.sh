@@ -11,7 +11,8 @@
 #   2. `ubus call offload status` through ubusd; through rpcd (and uhttpd's /ubus, as
 #      LuCI calls), a session with the read ACL gets status, flows and devices and is
 #      refused reload;
-#   3. firewall reload, ifup wan and network reload leave the flows offloaded;
+#   3. firewall reload and network reload leave the flows offloaded; ifup wan (down and
+#      up) leaves the PPPoE wan's flow and the flowtable, and new flows over wan offload;
 #   4. kill -9: procd respawns the daemon; a burst of device changes applies once;
 #   5. the defects of issue 11, fixed: fw4 reloads return while the include's request
 #      waits; a stopped service applies nothing; a firewall config change reaches the
@@ -72,7 +73,7 @@ in_flowtable() { for _d; do ft_devices | grep -q "$_d " || return 1; done; }
 not() { ! "$@"; }
 # apk refuses a file package on a root that does not survive a reboot (this initramfs;
 # a router's overlay does) unless told
-apk_add() { apk add --allow-untrusted --force-non-repository "$@"; }
+apk_add() { apk add --no-progress --allow-untrusted --force-non-repository "$@"; }
 last_apply_time() { ubus call offload status | js d.last_apply.time; }
 # applied_since TIME: the daemon applied after TIME
 applied_since() { [ "$(last_apply_time)" -gt "$1" ]; }
@@ -96,8 +97,12 @@ flow() {
 	start_client "$1" "$2" "$3" "$4" -n "$N" -i "$INTERVAL" -h "$HOLD" -k "$KEEPALIVE"
 	wait_ready "$1" 60 || { fail "$1: the client got no echoes"; return 1; }
 }
+# the ports of the flows over the VLAN wan (new ones after `ifup wan`) and the PPPoE wan
+VLAN_TCP=5001
+VLAN_UDP=5002
+PPP_TCP=5003
 all_offloaded() {
-	offloaded tcp 5001 && offloaded udp 5002 && offloaded tcp 5003
+	offloaded tcp $VLAN_TCP && offloaded udp $VLAN_UDP && offloaded tcp $PPP_TCP
 }
 
 # ------------------------------------------------------------------ the wires
@@ -133,6 +138,9 @@ wires_up() {
 }
 
 iface_up() { ubus call "network.interface.$1" status 2>/dev/null | grep -q '"up": true'; }
+iface_uptime() { ubus call "network.interface.$1" status | js 'd.uptime ?? -1'; }
+# iface_restarted IFACE UPTIME: IFACE is up again, for less time than UPTIME said before
+iface_restarted() { iface_up "$1" && [ "$(iface_uptime "$1")" -lt "$2" ]; }
 
 # ------------------------------------------------------------------ steps
 boot() {
@@ -177,10 +185,10 @@ install_apk() {
 
 offload_on() {
 	step "switch offloading on and restart the firewall"
-	flow tcp_vlan tcp $SERVER_VLAN 5001
-	flow udp_vlan udp $SERVER_VLAN 5002
-	flow tcp_ppp tcp $SERVER_PPP 5003
-	check "not offloaded before" not offloaded tcp 5001
+	flow tcp_vlan tcp $SERVER_VLAN $VLAN_TCP
+	flow udp_vlan udp $SERVER_VLAN $VLAN_UDP
+	flow tcp_ppp tcp $SERVER_PPP $PPP_TCP
+	check "not offloaded before" not offloaded tcp $VLAN_TCP
 	uci set firewall.@defaults[0].flow_offloading=1
 	uci set firewall.@defaults[0].flow_offloading_hw=1
 	uci commit firewall
@@ -193,9 +201,9 @@ offload_on() {
 	restart=$!
 	wait_for 120 test -s /tmp/applied.ms
 	t_table=$(($(head -n 1 /tmp/applied.ms) - t0))
-	t_flow=$(since_t0_when offloaded_by_us tcp 5001)
+	t_flow=$(since_t0_when offloaded_by_us tcp $VLAN_TCP)
 	p0=$(now_ms)
-	offloaded_by_us tcp 5001
+	offloaded_by_us tcp $VLAN_TCP
 	p1=$(now_ms)
 	wait "$restart"
 	t_restart=$(($(now_ms) - t0))
@@ -213,9 +221,9 @@ offload_on() {
 	expected=$(for d in $fw4_devs; do ports "$d"; done | sort -u | tr '\n' ' ')
 	echo "flowtable devices: $(ft_devices); fw4's: $fw4_devs; the ports under those: $expected"
 	check "the flowtable holds the ports of the devices netifd created" test "$(ft_devices)" = "$expected"
-	check "tcp over the VLAN wan is [OFFLOAD]" wait_for 60 offloaded tcp 5001
-	check "udp over the VLAN wan is [OFFLOAD]" wait_for 60 offloaded udp 5002
-	check "tcp over the PPPoE wan is [OFFLOAD]" wait_for 60 offloaded tcp 5003
+	check "tcp over the VLAN wan is [OFFLOAD]" wait_for 60 offloaded tcp $VLAN_TCP
+	check "udp over the VLAN wan is [OFFLOAD]" wait_for 60 offloaded udp $VLAN_UDP
+	check "tcp over the PPPoE wan is [OFFLOAD]" wait_for 60 offloaded tcp $PPP_TCP
 }
 
 # ports DEV: the devices packets enter DEV through: a bridge's ports, a VLAN's lower
@@ -265,14 +273,31 @@ keeps_flows() {
 	check "firewall reload: flows still [OFFLOAD]" wait_for 60 all_offloaded
 	check "firewall reload: our flowtable was not replaced" test "$(table_handle)" = "$handle"
 	check "firewall reload: fw4's ft gone again" wait_for 60 not fw4_has_ft
-	ifup wan
-	wait_for 60 iface_up wan
-	check "ifup wan: flows still [OFFLOAD]" wait_for 60 all_offloaded
-	check "ifup wan: our flowtable was not replaced" test "$(table_handle)" = "$handle"
 	/etc/init.d/network reload
 	sleep 2
 	check "network reload: flows still [OFFLOAD]" wait_for 60 all_offloaded
 	check "network reload: our flowtable was not replaced" test "$(table_handle)" = "$handle"
+	# netifd's ifup by its path: busybox sh runs its own ifup applet (Debian's busybox has
+	# one, OpenWrt's does not) before it looks at PATH. It takes wan down and up: wan.7
+	# loses its address, and the kernel's masquerade drops the conntrack entries NATed to
+	# it (nf_nat_masquerade's address notifier), so the flows over wan end, offloaded or
+	# not; the flow over the PPPoE wan and the flowtable stay, and new flows over wan are
+	# offloaded again.
+	up_before=$(iface_uptime wan)
+	/sbin/ifup wan
+	check "ifup wan: netifd took wan down and up (uptime $up_before s before)" \
+		wait_for 60 iface_restarted wan "$up_before"
+	check "ifup wan: the flow over the PPPoE wan is still [OFFLOAD]" offloaded tcp $PPP_TCP
+	check "ifup wan: our flowtable was not replaced" test "$(table_handle)" = "$handle"
+	for c in tcp_vlan udp_vlan; do
+		release_client $c
+		wait_client $c || echo "  ($c ended with wan's address, as above)"
+	done
+	VLAN_TCP=5011
+	VLAN_UDP=5012
+	flow tcp_vlan tcp $SERVER_VLAN $VLAN_TCP
+	flow udp_vlan udp $SERVER_VLAN $VLAN_UDP
+	check "ifup wan: new flows over wan are [OFFLOAD]" wait_for 60 all_offloaded
 }
 
 respawn_and_burst() {
@@ -416,7 +441,7 @@ removed() {
 
 apk_remove() {
 	step "apk: removal after all that"
-	if apk del fw4-offload; then pass "apk del fw4-offload"; else fail "apk del fw4-offload"; fi
+	if apk del --no-progress fw4-offload; then pass "apk del fw4-offload"; else fail "apk del fw4-offload"; fi
 	check "apk: the include is gone" test "$(include_sections)" = 0
 	check "apk: table inet fw4_offload is gone" not has_table
 	check "apk: fw4's own offloading is back (its ft loaded)" fw4_has_ft
@@ -430,7 +455,7 @@ apk_lifecycle() {
 	check "apk: procd started the daemon" wait_for 60 on_ubus
 	check "apk: the daemon applied (fw4's ft gone)" wait_for 60 ours_loaded
 	upgrade apk apk_add $PKGS/2/fw4-offload-*.apk
-	if apk del fw4-offload; then pass "apk del"; else fail "apk del"; fi
+	if apk del --no-progress fw4-offload; then pass "apk del"; else fail "apk del"; fi
 	removed apk /tmp/firewall.before-apk
 }
 
