@@ -25,6 +25,7 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/eslint/run scripts/*" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
-	tests/openwrt-make tests/demo-fresh scripts/setup-host
+	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/eslint/run \
+	scripts/setup-host scripts/luci-pot
