@@ -58,15 +58,20 @@ c = Checks("luci")
 # ---------------------------------------------------------------- the router
 def build_router():
     snap = scenario.build(OUT / "scenario")
-    r = router.Router(OUT / "root", os.environ["OPENWRT"], os.environ["BIN"], OUT / "logs")
+    r = router.HostRouter(OUT / "root", os.environ["OPENWRT"], os.environ["BIN"], OUT / "logs")
     r.build(snap)
-    # the packages, where their Makefiles install them
+    install_luci(r)
+    return r
+
+
+def install_luci(r):
+    """The packages where their Makefiles install them, LuCI's client runtime, the page
+    that boots it, stand-ins for luci-base's parts that are not pinned (its ACL groups,
+    its rpcd ucode plugin, its config), and the logins."""
     r.install(REPO / "files")
     (r.root / "README.md").unlink()
     r.install(APP / "htdocs", "/www")
     r.install(APP / "root")
-    # LuCI's client runtime, the page that boots it, and stand-ins for luci-base's parts
-    # that are not pinned (its ACL groups, its rpcd ucode plugin)
     r.install(router.LUCI_RUNTIME / "luci/modules/luci-base/htdocs", "/www")
     shutil.copy(HERE / "luci.html", r.root / "www/luci.html")
     shutil.copy(HERE / "page.css", r.root / "www/page.css")
@@ -79,7 +84,6 @@ def build_router():
     groups = ["unauthenticated", "luci-access", "luci-app-fw4-offload"]
     r.add_login("reader", "reader-pw", read=groups, write=[])
     r.add_login("writer", "writer-pw", read=groups, write=groups)
-    return r
 
 
 def start(r):
@@ -350,9 +354,7 @@ def writer_session(r, driver, sid):
     # What LuCI's dispatcher does for "Save & Apply" (admin/uci/apply_unchecked), not pinned
     # here: rpcd's uci apply with the session.
     c.equal("rpcd applies the session's changes", jsonrpc(sid, "uci", "apply", {"rollback": False})["result"], [0])
-    got = subprocess.run(["chroot", r.root, "/usr/bin/uci", "get", "firewall.@offload[0].exclude_device"],
-                         capture_output=True, text=True).stdout.split()
-    c.equal("/etc/config/firewall has exclude_device lan3", got, ["lan3"])
+    c.equal("/etc/config/firewall has exclude_device lan3", r.uci_get("firewall.@offload[0].exclude_device"), ["lan3"])
 
     time.sleep(max(0.0, before + 1.1 - time.time()))  # the apply's time is in seconds
     driver.find_element(By.ID, "fw4o-reload").click()
@@ -388,7 +390,7 @@ def screenshot(driver):
     driver.set_window_size(1200, driver.execute_script("return document.body.scrollHeight") + 40)
     driver.execute_script("window.scrollTo(0, 0);")
     driver.save_screenshot(str(OUT / "fw4-offload.png"))
-    c.check("screenshot in build/luci/fw4-offload.png", (OUT / "fw4-offload.png").stat().st_size > 10000)
+    c.check(f"screenshot in {OUT / 'fw4-offload.png'}", (OUT / "fw4-offload.png").stat().st_size > 10000)
     driver.set_window_size(1200, 900)
 
 

@@ -81,6 +81,10 @@ def expected(status):
     want[key("fw4_offload_apply_errors_total")] = status["applies"]["errors"]
     want[key("fw4_offload_last_apply_timestamp_seconds")] = status["last_apply"]["time"]
     want[key("fw4_offload_hardware_fallback")] = int(status["last_apply"].get("fallback") is not None)
+    counter = status["loaded"].get("counter")
+    if counter:
+        want[key("fw4_offload_slow_path_packets_total")] = counter["packets"]
+        want[key("fw4_offload_slow_path_bytes_total")] = counter["bytes"]
     return want
 
 
@@ -114,14 +118,18 @@ def check_scrape(r, label):
     return got
 
 
+def install_exporter(r):
+    """The exporter as its package installs it, and the collector as ours does."""
+    shutil.copy(EXPORTER / "usr/bin/prometheus-node-exporter-lua", r.root / "usr/bin/")
+    r.install(COLLECTOR)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     snap = scenario.build(OUT / "scenario")
-    r = router.Router(OUT / "root", os.environ["OPENWRT"], os.environ["BIN"], OUT / "logs")
+    r = router.HostRouter(OUT / "root", os.environ["OPENWRT"], os.environ["BIN"], OUT / "logs")
     r.build(snap)
-    # the exporter as its package installs it, and the collector as ours does
-    shutil.copy(EXPORTER / "usr/bin/prometheus-node-exporter-lua", r.root / "usr/bin/")
-    r.install(COLLECTOR)
+    install_exporter(r)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     r.mount_proc()
     try:

@@ -1,14 +1,16 @@
-"""A router's ubus services in a scratch root on this host, for the LuCI and Prometheus tests.
+"""A router's ubus services in a scratch root, for the LuCI and Prometheus tests.
 
 OpenWrt's ubusd, rpcd and uhttpd as tests/openwrt/build builds them, and the fw4-offload
 daemon, each chrooted into one scratch root laid out as on a router: their own files
 under /usr, this machine's C library and the few libraries they link beside it, the
 feed's packages installed where their Makefiles put them, /etc/config with the
-scenario's firewall, network and sqm configs, and the scenario's snapshot (sysfs,
-ethtool, conntrack, PPE debugfs) under /snapshot, which the daemon reads with --root.
-Run it in network and mount namespaces of its own (unshare -n -m): uhttpd listens on
-loopback, the daemon's applies go to that namespace's nf_tables, and the root's /proc
-is mounted there alone.
+scenario's configs, and the scenario's snapshot (sysfs, ethtool, conntrack, PPE
+debugfs) under /snapshot, which the daemon reads with --root.
+
+HostRouter runs them on this machine; run it in network and mount namespaces of its own
+(unshare -n -m): uhttpd listens on loopback, the daemon's applies go to that namespace's
+nf_tables, and the root's /proc is mounted there alone. vm.py's GuestRouter runs the
+same root in the VM.
 """
 
 import json
@@ -66,8 +68,8 @@ class Router:
         r = self.root
         if r.exists():
             shutil.rmtree(r)
-        for d in ("bin", "lib64", "lib/x86_64-linux-gnu", "etc/config", "proc", "tmp", "var/run/ubus",
-                  "var/run/rpcd", "www", "usr"):
+        for d in ("bin", "lib64", "lib/x86_64-linux-gnu", "etc/config", "proc", "sys", "tmp",
+                  "var/run/ubus", "var/run/rpcd", "www", "usr"):
             (r / d).mkdir(parents=True, exist_ok=True)
         for d in ("bin", "sbin", "lib"):
             shutil.copytree(self.stage / "usr" / d, r / "usr" / d, symlinks=True)
@@ -117,12 +119,6 @@ class Router:
         """Copies the tree src into the root at dest, as a package install does."""
         shutil.copytree(src, self.root / dest.lstrip("/"), dirs_exist_ok=True)
 
-    def write(self, path, text, mode=0o644):
-        p = self.root / path.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-        p.chmod(mode)
-
     def add_login(self, user, password, read, write):
         """A system user in /etc/shadow and an rpcd login for it ($p$: rpcd checks the
         shadow entry) with the ACL groups it may read and write."""
@@ -141,35 +137,17 @@ class Router:
             f.write("\n" + "".join(lines))
 
     # ------------------------------------------------------------------ services
-    def start(self, name, *argv, env=None):
-        self.logs.mkdir(parents=True, exist_ok=True)
-        out = open(self.logs / f"{name}.log", "ab")
-        environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **OPENWRT_LUA, **(env or {})}
-        self.procs[name] = subprocess.Popen(["chroot", self.root, *argv], stdout=out,
-                                            stderr=subprocess.STDOUT, env=environ)
-        return self.procs[name]
-
-    def stop(self, name):
-        p = self.procs.pop(name)
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        return p.returncode
+    # Where they run (this machine, or a VM) is up to a subclass: run, start, stop,
+    # exists and listening; the rest is the same everywhere.
+    ADDRESS = "127.0.0.1"  # where uhttpd listens
 
     def stop_all(self):
         for name in reversed(list(self.procs)):
             self.stop(name)
 
-    def mount_proc(self):
-        """/proc, which the exporter writes its answer through (/proc/self/fd/1)."""
-        subprocess.run(["mount", "-t", "proc", "proc", self.root / "proc"], check=True)
-
     def start_ubus(self):
         self.start("ubusd", "/usr/sbin/ubusd", "-s", "/var/run/ubus/ubus.sock")
-        wait_for("ubusd's socket", (self.root / "var/run/ubus/ubus.sock").exists)
+        wait_for("ubusd's socket", lambda: self.exists("/var/run/ubus/ubus.sock"))
 
     def start_rpcd(self):
         self.start("rpcd", "/usr/sbin/rpcd", "-s", "/var/run/ubus/ubus.sock", "-t", "300")
@@ -187,22 +165,61 @@ class Router:
         wait_for("the malformed peer's offload object", lambda: "offload" in self.objects())
 
     def start_uhttpd(self, name, port, *args):
-        self.start(name, "/usr/bin/uhttpd", "-f", "-p", f"127.0.0.1:{port}", *args)
-        wait_for(f"{name} on port {port}", lambda: port_open(port))
+        self.start(name, "/usr/bin/uhttpd", "-f", "-p", f"{self.ADDRESS}:{port}", *args)
+        wait_for(f"{name} on port {port}", lambda: self.listening(port))
 
     # ------------------------------------------------------------------ ubus
     def objects(self):
-        out = subprocess.run(["chroot", self.root, "/usr/bin/ubus", "list"], capture_output=True,
-                             text=True)
-        return out.stdout.split()
+        return self.run(["/usr/bin/ubus", "list"])[1].split()
 
     def ubus_rc(self, obj, method, args=None):
         """`ubus call OBJ METHOD`'s exit status (the ubus status of the answer)."""
-        return subprocess.run(["chroot", self.root, "/usr/bin/ubus", "call", obj, method,
-                               json.dumps(args or {})], capture_output=True).returncode
+        return self.run(["/usr/bin/ubus", "call", obj, method, json.dumps(args or {})])[0]
 
     def ubus(self, obj, method, args=None):
         """`ubus call OBJ METHOD`, in the root, as JSON."""
-        out = subprocess.run(["chroot", self.root, "/usr/bin/ubus", "call", obj, method,
-                              json.dumps(args or {})], capture_output=True, text=True, check=True)
-        return json.loads(out.stdout)
+        rc, out = self.run(["/usr/bin/ubus", "call", obj, method, json.dumps(args or {})])
+        if rc:
+            raise RuntimeError(f"ubus call {obj} {method}: status {rc}: {out}")
+        return json.loads(out)
+
+    def uci_get(self, key):
+        return self.run(["/usr/bin/uci", "get", key])[1].split()
+
+
+class HostRouter(Router):
+    """The services chrooted into the root on this machine (in the caller's namespaces)."""
+
+    def run(self, argv):
+        """ARGV in the root: (exit status, stdout)."""
+        p = subprocess.run(["chroot", self.root, *argv], capture_output=True, text=True,
+                           env=self.environ())
+        return p.returncode, p.stdout
+
+    def environ(self, env=None):
+        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **OPENWRT_LUA, **(env or {})}
+
+    def start(self, name, *argv, env=None):
+        self.logs.mkdir(parents=True, exist_ok=True)
+        out = open(self.logs / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(["chroot", self.root, *argv], stdout=out,
+                                            stderr=subprocess.STDOUT, env=self.environ(env))
+
+    def stop(self, name):
+        p = self.procs.pop(name)
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def exists(self, path):
+        return (self.root / path.lstrip("/")).exists()
+
+    def listening(self, port):
+        return port_open(port)
+
+    def mount_proc(self):
+        """/proc, which the exporter writes its answer through (/proc/self/fd/1)."""
+        subprocess.run(["mount", "-t", "proc", "proc", self.root / "proc"], check=True)
