@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make luci prometheus openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live luci prometheus nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live luci prometheus nft-check vm vm-apply vm-golden vm-daemon vm-router fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -58,6 +58,11 @@ vm-golden: build
 # status and flows against conntrack and nft.
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
+
+# The LuCI page and the collector on a router in the VM, whose kernel has flowtables:
+# applies succeed, hardware falls back, flows are offloaded for real.
+vm-router: build
+	BIN=$(BIN) tests/vm-router
 
 # The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).

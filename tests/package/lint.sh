@@ -25,7 +25,8 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/eslint/run scripts/*" \
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run scripts/*" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
-	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/eslint/run \
+	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run \
 	scripts/setup-host scripts/luci-pot
+check "shellcheck -s $dialect tests/vm/router.sh (busybox sh in the VM)" shellcheck -x -s "$dialect" tests/vm/router.sh
