@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # ShellCheck: the router's scripts in its ash dialect (ShellCheck before 0.10 has no
 # busybox dialect; dash, ash's other descendant, is the closest), the package Makefiles'
-# maintainer scripts likewise, and the feed's own bash scripts.
+# maintainer scripts likewise, and the feed's own bash scripts; luacheck on the Lua.
 
 dialect=dash
 shellcheck --help 2>&1 | grep -q busybox && dialect=busybox
@@ -30,3 +30,7 @@ check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/d
 	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run \
 	scripts/setup-host scripts/luci-pot
 check "shellcheck -s $dialect tests/vm/router.sh (busybox sh in the VM)" shellcheck -x -s "$dialect" tests/vm/router.sh
+# Lua 5.1, as OpenWrt's; metric() and out are the exporter's globals, the collectors' API.
+check "luacheck the collector and tests/router/malformed-offload.lua" luacheck --no-color --std lua51 \
+	--globals metric out -- package/prometheus-node-exporter-lua-fw4-offload/files/usr/lib/lua/prometheus-collectors/fw4_offload.lua \
+	tests/router/malformed-offload.lua

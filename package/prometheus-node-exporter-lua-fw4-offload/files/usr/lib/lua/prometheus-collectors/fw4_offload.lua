@@ -6,7 +6,7 @@ local ubus = require "ubus"
 
 local MODES = { "off", "software", "hardware" }
 local DECISIONS = { "hardware", "software", "excluded", "skipped" }
-local PATHS = { hardware = "hardware", software = "software" }
+local PATHS = { "hardware", "software" }
 local PPE_STATES = { "bound", "unbound", "fin" }
 
 -- A metric family with its help text; the exporter's metric() writes the TYPE line.
@@ -74,8 +74,8 @@ local function scrape()
 			for _, proto in ipairs({ "tcp", "udp" }) do
 				local counts = field(flows, proto, "table", "flows.")
 				v.flows[proto] = {}
-				for key in pairs(PATHS) do
-					v.flows[proto][key] = field(counts, key, "number", ("flows.%s."):format(proto))
+				for _, path in ipairs(PATHS) do
+					v.flows[proto][path] = field(counts, path, "number", ("flows.%s."):format(proto))
 				end
 			end
 		end
@@ -120,8 +120,8 @@ local function scrape()
 	end
 	up(nil, 1)
 
-	local mode = family("fw4_offload_mode", "gauge",
-		"1 for the offload mode asked for in /etc/config/firewall (kind=requested) and the one the kernel runs (kind=effective)")
+	local mode = family("fw4_offload_mode", "gauge", "1 for the offload mode asked for in /etc/config/firewall"
+		.. " (kind=requested) and the one the kernel runs (kind=effective)")
 	for _, kind in ipairs({ "requested", "effective" }) do
 		for _, m in ipairs(MODES) do
 			mode({ kind = kind, mode = m }, values[kind] == m and 1 or 0)
@@ -136,16 +136,18 @@ local function scrape()
 	if values.flows then
 		local flows = family("fw4_offload_flows", "gauge", "Offloaded conntrack flows by protocol and path")
 		for _, proto in ipairs({ "tcp", "udp" }) do
-			for key, path in pairs(PATHS) do
-				flows({ proto = proto, path = path }, values.flows[proto][key])
+			for _, path in ipairs(PATHS) do
+				flows({ proto = proto, path = path }, values.flows[proto][path])
 			end
 		end
 	end
 
 	if #values.ppe > 0 then
 		local entries = family("fw4_offload_ppe_entries", "gauge", "PPE flow entries by state")
-		local size = family("fw4_offload_ppe_table_entries", "gauge", "Entries the PPE flow table holds (kernel series' stats)")
-		local committed = family("fw4_offload_ppe_committed_total", "counter", "Flows handed to the PPE (kernel series' stats)")
+		local size = family("fw4_offload_ppe_table_entries", "gauge",
+			"Entries the PPE flow table holds (kernel series' stats)")
+		local committed = family("fw4_offload_ppe_committed_total", "counter",
+			"Flows handed to the PPE (kernel series' stats)")
 		local misses = family("fw4_offload_ppe_bind_misses_total", "counter",
 			"Flows committed to the PPE that found no free way in their bucket (kernel series' stats)")
 		for _, p in ipairs(values.ppe) do
