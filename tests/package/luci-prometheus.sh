@@ -2,19 +2,22 @@
 # shellcheck disable=SC2016 # the stubs' $ expands when they run
 # The LuCI app and the Prometheus collector installed into a scratch router root and
 # removed again, as opkg and apk do it: the files their install recipes put there
-# (tests/openwrt-make runs those recipes) copied in, postinst run, the files and the
-# directories they alone needed deleted, postrm run. On a live router the scripts run
+# (tests/openwrt-make runs those recipes) copied in, postinst run, the files deleted (apk
+# also deletes the directories they alone needed, opkg-lede, which lists files only, does
+# not), postrm run. On a live router the scripts run
 # chrooted into the root, by busybox's sh, with the init scripts they call as stubs that
 # log their arguments; for an image (IPKG_INSTROOT) they do nothing. Removed, the root is
 # what it was, file for file: nothing of the package left, LuCI's caches dropped (they
 # would still hold its menu entries), the services told.
 
-# router_root NAME: a root with busybox as /bin/sh, stub init scripts for rpcd and the
-# exporter (`running` fails when EXPORTER_STOPPED=1), LuCI's caches as a running LuCI leaves them.
+# router_root NAME: a root with busybox as /bin/sh, the directories the dependencies
+# (luci-base, rpcd, the exporter) install, stub init scripts for rpcd and the exporter
+# (`running` fails when EXPORTER_STOPPED=1), LuCI's caches as a running LuCI leaves them.
 router_root() {
 	local root=$SCRATCH/$1 bb lib
 	rm -rf "$root"
-	mkdir -p "$root"/{bin,dev,etc/init.d,tmp/luci-modulecache,usr/share/rpcd/acl.d,www/luci-static/resources}
+	mkdir -p "$root"/{bin,dev,etc/init.d,tmp/luci-modulecache,usr/share/rpcd/acl.d} \
+		"$root"/{usr/share/luci/menu.d,www/luci-static/resources/view,usr/lib/lua/prometheus-collectors}
 	touch "$root/dev/null" # this machine's, bound there while a script runs
 	bb=$(command -v busybox)
 	cp "$bb" "$root/bin/busybox"
@@ -23,6 +26,7 @@ router_root() {
 	done
 	ln -s busybox "$root/bin/sh"
 	ln -s busybox "$root/bin/rm"
+	ln -s busybox "$root/bin/rmdir"
 	printf '#!/bin/sh\necho "rpcd $*" >>/calls\n' >"$root/etc/init.d/rpcd"
 	printf '#!/bin/sh\n[ "$1" = running ] && exit ${EXPORTER_STOPPED:-0}\necho "exporter $*" >>/calls\n' \
 		>"$root/etc/init.d/prometheus-node-exporter-lua"
@@ -51,7 +55,7 @@ snapshot() {
 }
 
 # pkg_install ROOT PKG: the files in; the directories made for them listed in
-# $SCRATCH/PKG.dirs, which a package manager removes with the files once they are empty.
+# $SCRATCH/PKG.dirs, which apk removes with the files once they are empty.
 pkg_install() {
 	local from to dir
 	: >"$SCRATCH/$2.dirs"
@@ -65,9 +69,11 @@ pkg_install() {
 		cp "$from" "$1/$to"
 	done < <(files_of "$2")
 }
+# pkg_remove ROOT PKG MANAGER: the files out, and with apk the directories too.
 pkg_remove() {
 	local _ to
 	while read -r _ to; do rm "$1/$to"; done < <(files_of "$2")
+	[ "$3" = apk ] || return 0
 	sort -ru "$SCRATCH/$2.dirs" | while read -r dir; do rmdir "$1/$dir"; done
 }
 
@@ -85,31 +91,35 @@ run_script() {
 caches_dropped() { [ ! -e "$1/tmp/luci-modulecache" ] && ! compgen -G "$1/tmp/luci-indexcache.*" >/dev/null; }
 told() { [ "$(cat "$1/calls" 2>/dev/null)" = "$2" ]; }
 
-# lifecycle PKG CALLS [VAR=VALUE...]: installed and removed on a live router; CALLS: what
-# each of postinst and postrm asks of the init scripts.
+# lifecycle MANAGER PKG CALLS [VAR=VALUE...]: installed and removed on a live router as
+# MANAGER (apk or opkg) does it; CALLS: what each of postinst and postrm asks of the init
+# scripts.
 lifecycle() {
-	local pkg=$1 want=$2 root script
-	shift 2
+	local manager=$1 pkg=$2 want=$3 root script what
+	shift 3
+	what="$manager${*:+, $*}"
 	root=$(router_root "$pkg")
 	snapshot "$root" >"$SCRATCH/$pkg.before"
 	pkg_install "$root" "$pkg"
 	for script in postinst postrm; do
-		[ "$script" = postinst ] || pkg_remove "$root" "$pkg"
-		check "$pkg: $script succeeds on a live router${*:+ ($*)}" run_script "$root" "$pkg" "$script" "$@"
-		check "$pkg: $script: ${want:-no command}${*:+ ($*)}" told "$root" "$want"
-		[ "$pkg" != luci-app-fw4-offload ] || check "$pkg: $script dropped LuCI's caches" caches_dropped "$root"
+		[ "$script" = postinst ] || pkg_remove "$root" "$pkg" "$manager"
+		check "$pkg: $script succeeds on a live router ($what)" run_script "$root" "$pkg" "$script" "$@"
+		check "$pkg: $script: ${want:-no command} ($what)" told "$root" "$want"
+		[ "$pkg" != luci-app-fw4-offload ] || check "$pkg: $script dropped LuCI's caches ($what)" caches_dropped "$root"
 		# LuCI builds them again, with the package's menu entries, until the removal
 		rm -f "$root/calls"
 		touch "$root/tmp/luci-indexcache.1"
 		mkdir -p "$root/tmp/luci-modulecache"
 	done
-	same "$pkg: removed, nothing of it is left${*:+ ($*)}" "$SCRATCH/$pkg.before" <(snapshot "$root")
+	same "$pkg: removed, nothing of it is left ($what)" "$SCRATCH/$pkg.before" <(snapshot "$root")
 }
 
 if unshare -r -m chroot / true 2>/dev/null; then
-	lifecycle luci-app-fw4-offload "rpcd reload"
-	lifecycle prometheus-node-exporter-lua-fw4-offload "exporter restart"
-	lifecycle prometheus-node-exporter-lua-fw4-offload "" EXPORTER_STOPPED=1
+	for manager in apk opkg; do
+		lifecycle "$manager" luci-app-fw4-offload "rpcd reload"
+		lifecycle "$manager" prometheus-node-exporter-lua-fw4-offload "exporter restart"
+		lifecycle "$manager" prometheus-node-exporter-lua-fw4-offload "" EXPORTER_STOPPED=1
+	done
 	for pkg in luci-app-fw4-offload prometheus-node-exporter-lua-fw4-offload; do
 		root=$(router_root "$pkg-image")
 		for script in postinst postrm; do
