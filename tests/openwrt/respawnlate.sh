@@ -3,6 +3,7 @@
 # rc.d scripts have run. Runs vm/run's script with its arguments, prints vm/run's exit
 # marker and ends the VM (vm/run runs qemu with -no-reboot).
 cd /vm || exit 1
+# shellcheck source=/dev/null # vm/run writes it
 . /vm/args.sh
 export VM_KERNEL VM_KVER
 sh /vm/script.sh "$@"

@@ -21,6 +21,7 @@
 #      rebuilt package (its binary runs), removal (include gone, /etc/config/firewall byte
 #      for byte, table gone, fw4's own offloading back); a sysupgrade-style config restore
 #      adds no second include.
+# shellcheck source=vm/lib.sh
 . /vm/lib.sh
 
 PKGS=/root/pkgs
@@ -461,6 +462,7 @@ restore() {
 	apk extract --allow-untrusted --destination /tmp/image $PKGS/1/fw4-offload-*.apk
 	cp /tmp/image/etc/uci-defaults/90-fw4-offload /etc/uci-defaults/
 	tar -xzf /tmp/backup.tar.gz -C /
+	# shellcheck source=files/etc/uci-defaults/90-fw4-offload
 	(cd /etc/uci-defaults && . ./90-fw4-offload) && rm -f /etc/uci-defaults/90-fw4-offload
 	check "restored and uci-defaults run again: still one include" test "$(include_sections)" = 1
 }

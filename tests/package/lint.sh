@@ -34,3 +34,8 @@ check "shellcheck -s $dialect tests/vm/router.sh (busybox sh in the VM)" shellch
 check "luacheck the collector and tests/router/malformed-offload.lua" luacheck --no-color --std lua51 \
 	--globals metric out -- package/prometheus-node-exporter-lua-fw4-offload/files/usr/lib/lua/prometheus-collectors/fw4_offload.lua \
 	tests/router/malformed-offload.lua
+check "shellcheck tests/openwrt-guest tests/openwrt/{build,root,package}" \
+	shellcheck -x tests/openwrt-guest tests/openwrt/build tests/openwrt/root tests/openwrt/package
+# the guest's scripts, run by its busybox ash
+check "shellcheck -s $dialect tests/openwrt/{scenario,respawnlate}.sh" \
+	shellcheck -x -s "$dialect" tests/openwrt/scenario.sh tests/openwrt/respawnlate.sh
