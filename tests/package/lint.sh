@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # ShellCheck: the router's scripts in its ash dialect (ShellCheck before 0.10 has no
 # busybox dialect; dash, ash's other descendant, is the closest), the package Makefiles'
-# maintainer scripts likewise, and the feed's own bash scripts.
+# maintainer scripts likewise, and the feed's own bash scripts; luacheck on the Lua.
 
 dialect=dash
 shellcheck --help 2>&1 | grep -q busybox && dialect=busybox
@@ -25,6 +25,7 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/{openwrt-tree,check,lib.sh} tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
+check "shellcheck kernel/{openwrt-tree,check,lib.sh} tests/package/* tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run scripts/*" \
 	shellcheck -x kernel/openwrt-tree kernel/check kernel/lib.sh tests/package/check tests/package/*.sh \
-	tests/openwrt-make tests/demo-fresh scripts/setup-host
+	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run \
+	scripts/setup-host scripts/luci-pot
