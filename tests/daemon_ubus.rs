@@ -65,7 +65,7 @@ impl Daemon {
     fn start(dir: &Path, socket: &Path) -> Daemon {
         let child = Command::new("unshare")
             .arg("--net")
-            .arg(env!("CARGO_BIN_EXE_fw4-offload"))
+            .args(common::helper_argv())
             .arg("--config")
             .arg(dir.join("config"))
             .args(["-s".as_ref(), socket.as_os_str()])
@@ -511,7 +511,7 @@ fn the_daemon_on_ubus() {
 
     // The CLI asks the daemon: ubusd finds `offload` and relays the call.
     for (json, seq) in [(true, 30), (false, 31)] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fw4-offload"));
+        let mut command = common::helper();
         command.args(["-s".as_ref(), socket.as_os_str()]);
         command.arg("status").stdout(Stdio::piped());
         if json {
