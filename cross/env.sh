@@ -10,8 +10,8 @@ CROSS_OUT=build/cross
 export PATH="$PWD/$CROSS_OUT/venv/bin:$PATH"
 # Debian's Rust 1.96, not rustup's: it has std's sources for -Zbuild-std (neither target
 # has a std for this compiler otherwise; mipsel has none anywhere).
-export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
-CARGO=/usr/bin/cargo
+# cargo-zigbuild runs $CARGO.
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO=/usr/bin/cargo RUSTC_BOOTSTRAP=1
 
 # OpenWrt's release profile: CARGO_PKG_CONFIG_VARS of lang/rust/rust-values.mk, with the
 # panic strategy our package Makefile sets.
@@ -30,7 +30,7 @@ export CARGO_PROFILE_RELEASE_STRIP=false
 # - dynamic: linked against musl's libc.so as OpenWrt links it (-crt-static,
 #   rust-values.mk), for its size.
 # - router: static, and std's panics abort on the spot: no panic messages, no
-#   backtrace printer and DWARF symbolizer in the binary.
+#   backtrace printer and DWARF symbolizer in the binary, and so no unwind tables.
 cross_flags() {
     local target=$1 variant=$2 flags
     case $variant in
@@ -38,7 +38,8 @@ cross_flags() {
     static | router)
         flags="-C target-feature=+crt-static -C link-self-contained=no"
         [ "$target" = mipsel-unknown-linux-musl ] && flags="$flags -C relocation-model=static"
-        [ "$variant" = router ] && flags="$flags -Zunstable-options -C panic=immediate-abort"
+        [ "$variant" = router ] &&
+            flags="$flags -Zunstable-options -C panic=immediate-abort -C force-unwind-tables=no"
         ;;
     esac
     echo "$flags"
@@ -52,7 +53,7 @@ cross_zig_target() {
     esac
 }
 
-# The strip OpenWrt's package step runs (binutils for the target).
+# The strip OpenWrt's package step runs (binutils for the target) before its sstrip.
 cross_strip() {
     case $1 in
     mipsel-*) echo mipsel-linux-gnu-strip ;;
@@ -60,14 +61,15 @@ cross_strip() {
     esac
 }
 
-# cross_cargo TARGET VARIANT SUBCOMMAND ARGS...: cargo zigbuild/test for one variant, in
-# its own target folder (the flags differ, so sharing one would rebuild std each time).
+# cross_cargo TARGET VARIANT SUBCOMMAND ARGS...: cargo-zigbuild's zigbuild (build) or test
+# for one variant, in its own target folder (the flags differ, so sharing one would
+# rebuild std each time).
 cross_cargo() {
     local target=$1 variant=$2 sub=$3 upper
     shift 3
     upper=$(echo "$target" | tr a-z- A-Z_)
     env "CARGO_TARGET_${upper}_RUSTFLAGS=$(cross_flags "$target" "$variant")" \
         "CARGO_TARGET_${upper}_RUNNER=qemu-${target%%-*}-static" \
-        nice "$CARGO" "$sub" --release --locked --target "$target" \
+        nice cargo-zigbuild "$sub" --release --locked --target "$target" \
         --target-dir "$CROSS_OUT/cargo-$variant" "$@"
 }
