@@ -357,13 +357,13 @@ fn the_daemon_on_ubus() {
     assert_eq!(data["effective"], "off", "nothing was loaded: {data}");
     let last = &data["last_apply"];
     assert_eq!(last["trigger"], "start");
-    assert!(
-        last["error"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was changed"),
-        "{last}"
-    );
+    // Under qemu-user (make test-cross) the socket is refused before the kernel is
+    // asked: qemu-user opens no NETLINK_NETFILTER socket (EPROTONOSUPPORT).
+    let refusal = match std::env::var_os("FW4_OFFLOAD_RUNNER") {
+        None => "nothing was changed",
+        Some(_) => "nf_tables netlink socket: Protocol not supported",
+    };
+    assert!(last["error"].as_str().unwrap().contains(refusal), "{last}");
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["id"], "offload.error");
     assert_eq!(events[0]["data"]["trigger"], "start");
