@@ -6,22 +6,25 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
 
 all: build
 
 build:
 	$(CARGO) build --release --locked
 
-# The main job on the bundled example: a mt7621 DSA router with a PPPoE wan.
-demo: build
+# The main job on the bundled example: a mt7621 DSA router with a PPPoE wan. On a fresh
+# Debian 12 it first installs what the build needs (as root) or says how (otherwise).
+demo:
+	@scripts/setup-host demo
+	@$(MAKE) -s --no-print-directory build
 	@echo "== fw4-offload --root $(EXAMPLE) check"
 	@$(BIN) --root $(EXAMPLE) check
 	@echo
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke test-cross kernel-check
+test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke test-cross kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -66,6 +69,15 @@ kernel-check:
 # package/README.md).
 package-check:
 	tests/package/check
+
+# OpenWrt 25.12.5's own make on the package Makefiles: feeds, metadata scan, defconfig,
+# the values the build uses, prepare, and compile as far as it gets offline.
+openwrt-make:
+	tests/openwrt-make
+
+# make demo on a fresh Debian 12 root (debootstrap, then chroot) with only git and make.
+demo-fresh:
+	EXAMPLE=$(EXAMPLE) tests/demo-fresh
 
 # Put the kernel series into an OpenWrt tree: make openwrt-tree OPENWRT=/path/to/openwrt
 openwrt-tree:

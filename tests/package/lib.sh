@@ -43,11 +43,12 @@ maintainer_script() {
 		on && $0 == "endef" { exit } on { print }' "$1" | sed 's/\$\$/$/g'
 }
 
+# summary NAME: the failures again, then "NAME: N passed, M failed"; fails if any did.
 summary() {
 	echo
 	local f
 	for f in "${FAILURES[@]+"${FAILURES[@]}"}"; do echo "failed: $f"; done
-	echo "package-check: $PASSED passed, $FAILED failed"
+	echo "$1: $PASSED passed, $FAILED failed"
 	[ "$FAILED" = 0 ]
 }
 

@@ -25,5 +25,6 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/*" \
-	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
+	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
+	tests/openwrt-make tests/demo-fresh scripts/setup-host
