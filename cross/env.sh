@@ -34,7 +34,8 @@ export CARGO_PROFILE_RELEASE_STRIP=false
 cross_flags() {
     local target=$1 variant=$2 flags
     case $variant in
-    dynamic) flags="-C target-feature=-crt-static" ;;
+    # zig links static-pie unless told -dynamic.
+    dynamic) flags="-C target-feature=-crt-static -C link-arg=-dynamic" ;;
     static | router)
         flags="-C target-feature=+crt-static -C link-self-contained=no"
         [ "$target" = mipsel-unknown-linux-musl ] && flags="$flags -C relocation-model=static"
