@@ -31,12 +31,13 @@ export CARGO_PROFILE_RELEASE_STRIP=false
 #   rust-values.mk), for its size.
 # - router: static, and std's panics abort on the spot: no panic messages, no
 #   backtrace printer and DWARF symbolizer in the binary, and so no unwind tables.
+# - test: static, for the test binaries (cross/test builds them with panic=unwind).
 cross_flags() {
     local target=$1 variant=$2 flags
     case $variant in
     # zig links static-pie unless told -dynamic.
     dynamic) flags="-C target-feature=-crt-static -C link-arg=-dynamic" ;;
-    static | router)
+    static | router | test)
         flags="-C target-feature=+crt-static -C link-self-contained=no"
         [ "$target" = mipsel-unknown-linux-musl ] && flags="$flags -C relocation-model=static"
         [ "$variant" = router ] &&
