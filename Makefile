@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke test-cross kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -89,6 +89,18 @@ fuzz:
 
 fuzz-smoke:
 	fuzz/run $(FUZZ_SMOKE_RUNS)
+
+# The routers' targets, mipsel (mt7621) and aarch64 (mt7986), static, dynamic and
+# router variants: build/cross/TARGET/VARIANT/fw4-offload (cross/setup installs the
+# toolchain; see cross/env.sh).
+cross:
+	cross/build
+
+# Those builds under qemu-user: unit and integration tests, the fuzz corpora, and every
+# golden case's output equal to the x86_64 build's. After fuzz-smoke in `test`, whose
+# corpora it replays.
+test-cross: build cross
+	HOST_BIN=$(BIN) cross/test
 
 bench: build
 	bench/run
