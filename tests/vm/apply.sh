@@ -13,6 +13,7 @@
 #   - offloading off removes the table.
 ROUTER_LAN_DEV=eth0
 ROUTER_WAN_DEV=eth1
+# shellcheck source=vm/lib.sh
 . /vm/lib.sh
 
 N=20
@@ -85,7 +86,7 @@ normalize() { sed -e '/^#/d; /^table inet fw4_offload$/d; /^delete table/d' -e '
 	-e 's/^[[:space:]]*//; s/;$//; /^$/d'; }
 fw4o --config /tmp/cfg print | normalize >/tmp/printed
 nsx "$ROUTER_NS" nft list table inet fw4_offload | normalize >/tmp/listed
-diff /tmp/printed /tmp/listed && pass "nft list matches fw4-offload print" || fail "nft list differs from print"
+check "nft list matches fw4-offload print" diff /tmp/printed /tmp/listed
 
 # An observer after every forward chain counts the packets that took the slow path.
 router_nft -f - <<'NFT'
@@ -103,7 +104,7 @@ flow_up() { offloaded_flow "$1" "$2" $SERVER_IP "$3" slow_path $HOLD; }
 # r-lan2, a lan device the configuration names later, is up before the flows start: a
 # link going up flushes the routes an offloaded flow caches, and its next packet takes
 # the slow path once (the kernel's doing, not the helper's).
-ip link add r-lan2 netns $ROUTER_NS type veth peer name c-eth1 netns $CLIENT_NS
+ip link add r-lan2 netns "$ROUTER_NS" type veth peer name c-eth1 netns "$CLIENT_NS"
 nsx "$ROUTER_NS" ip link set r-lan2 up
 flow_up tcp1 tcp 5001
 flow_up udp1 udp 5002
