@@ -49,7 +49,7 @@ std_flags() {
 link_flags() {
     case $2 in
     dynamic) echo '"-C", "target-feature=-crt-static", "-C", "link-arg=-dynamic"' ;;
-    *) [ "$1" = mipsel-unknown-linux-musl ] && echo '"-C", "relocation-model=static"' ;;
+    *) if [ "$1" = mipsel-unknown-linux-musl ]; then echo '"-C", "relocation-model=static"'; fi ;;
     esac
 }
 
