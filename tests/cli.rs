@@ -3,11 +3,11 @@
 
 use std::process::{Command, Output};
 
-mod common;
-use common::helper;
-
 fn run(args: &[&str]) -> Output {
-    helper().args(args).output().expect("run fw4-offload")
+    Command::new(env!("CARGO_BIN_EXE_fw4-offload"))
+        .args(args)
+        .output()
+        .expect("run fw4-offload")
 }
 
 /// (case under tests/bad, exit code, the one line stderr must hold exactly)

@@ -1,31 +1,9 @@
-//! Shared by the integration tests: the helper binary as they run it, and
-//! tests/fixtures/ubus/session.jsonl (real traffic between OpenWrt's ubusd, libubus and
-//! the ubus CLI; see the README there).
+//! Shared by the tests that replay tests/fixtures/ubus/session.jsonl (real traffic between
+//! OpenWrt's ubusd, libubus and the ubus CLI; see the README there).
 #![allow(dead_code)] // each test binary uses its own part
-
-use std::ffi::OsString;
-use std::process::Command;
 
 use fw4_offload::ubus::message::Message;
 use serde_json::Value as Json;
-
-/// How to run the helper binary: itself, or behind `$FW4_OFFLOAD_RUNNER` when that is
-/// set. `make test-cross` sets qemu-user there: cargo's runner starts the test binaries,
-/// but a binary of another architecture they start cannot be exec'd directly.
-pub fn helper_argv() -> Vec<OsString> {
-    let bin = OsString::from(env!("CARGO_BIN_EXE_fw4-offload"));
-    match std::env::var_os("FW4_OFFLOAD_RUNNER") {
-        Some(runner) => vec![runner, bin],
-        None => vec![bin],
-    }
-}
-
-pub fn helper() -> Command {
-    let argv = helper_argv();
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
-    command
-}
 
 pub struct Recorded {
     pub conn: u64,
