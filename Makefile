@@ -7,7 +7,7 @@ CROSS_OUT := build/cross
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-apply-arm64 vm-apply-mipsel vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-apply-arm64 vm-apply-mipsel vm-golden vm-daemon openwrt-guest kernel-check package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
 
 all: build
 
@@ -25,7 +25,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke test-cross vm-apply-arm64 vm-apply-mipsel kernel-check
+test: lint unit package-check openwrt-make demo-fresh live luci prometheus nft-check vm vm-apply vm-golden vm-daemon openwrt-guest vm-router fuzz-smoke test-cross vm-apply-arm64 vm-apply-mipsel kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -70,6 +70,18 @@ vm-golden: build
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
 
+# The LuCI page and the collector on a router in the VM, whose kernel has flowtables:
+# applies succeed, hardware falls back, flows are offloaded for real.
+vm-router: build
+	BIN=$(BIN) tests/vm-router
+
+# The user's path on OpenWrt's own userspace in the VM: procd, ubusd, netifd, fw4, rpcd and
+# uhttpd built from source (cached in build/openwrt), the package installed, upgraded and
+# removed with apk and with opkg (tests/openwrt-guest). The upgrade brings the debug build.
+openwrt-guest: build
+	$(CARGO) build --locked
+	BIN=$(BIN) BIN_REBUILT=build/cargo/debug/fw4-offload tests/openwrt-guest
+
 # The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).
 kernel-check:
@@ -85,6 +97,15 @@ package-check:
 # the values the build uses, prepare, and compile as far as it gets offline.
 openwrt-make:
 	tests/openwrt-make
+
+# The LuCI page: ESLint, then headless chromium against OpenWrt's ubusd, rpcd and uhttpd
+# and the daemon (needs root).
+luci: build
+	BIN=$(BIN) tests/luci
+
+# The Prometheus collector in the real exporter, scraped and checked with promtool (root).
+prometheus: build
+	BIN=$(BIN) tests/prometheus
 
 # make demo on a fresh Debian 12 root (debootstrap, then chroot) with only git and make.
 demo-fresh:

@@ -364,6 +364,7 @@ fn the_daemon_on_ubus() {
             .contains("nothing was changed"),
         "{last}"
     );
+    assert_eq!(data["applies"], json!({ "total": 1, "errors": 1 }));
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["id"], "offload.error");
     assert_eq!(events[0]["data"]["trigger"], "start");
@@ -463,10 +464,10 @@ fn the_daemon_on_ubus() {
         events[2]["data"]["trigger"],
         "hotplug: netifd network.interface event"
     );
-    assert_eq!(
-        data.unwrap()["last_apply"]["trigger"],
-        events[2]["data"]["trigger"]
-    );
+    let data = data.unwrap();
+    assert_eq!(data["last_apply"]["trigger"], events[2]["data"]["trigger"]);
+    // start, reload and the netifd event: each refused by this kernel
+    assert_eq!(data["applies"], json!({ "total": 3, "errors": 3 }));
 
     // A call whose attribute lies about its length: answered INVALID_ARGUMENT (its header
     // is intact), and the daemon answers on.

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
 use crate::plan::OffloadPlan;
-use crate::report::{query, Devices, LastApply, Source, Status};
+use crate::report::{query, ApplyCounts, Devices, LastApply, Source, Status};
 use crate::ruleset::Ruleset;
 use crate::stats::Sources;
 use crate::topology::Netifd;
@@ -33,6 +33,7 @@ pub struct Service {
     /// The plan the last apply that succeeded loaded, with the kernel's fallback reasons.
     applied: Option<OffloadPlan>,
     last: Option<LastApply>,
+    applies: ApplyCounts,
     events: Vec<(&'static str, Map<String, Json>)>,
 }
 
@@ -59,6 +60,7 @@ impl Service {
             netifd_unavailable: None,
             applied: None,
             last: None,
+            applies: ApplyCounts::default(),
             events: Vec::new(),
         }
     }
@@ -109,6 +111,7 @@ impl Service {
             fallback: None,
             error: None,
         };
+        self.applies.total += 1;
         match result {
             Ok(applied) => {
                 last.changes = applied.changes.clone();
@@ -117,6 +120,7 @@ impl Service {
                 self.applied = Some(applied.plan);
             }
             Err(e) => {
+                self.applies.errors += 1;
                 last.error = Some(e.to_string());
                 log::error!("{trigger}: apply failed, the loaded ruleset stays as it was: {e}");
                 self.events.push((
@@ -185,13 +189,16 @@ impl Service {
     pub fn status(&self) -> Result<Status, String> {
         let plan = self.plan()?;
         let loaded = apply::inspect(&Ruleset::from_plan(&plan)).map_err(|e| e.to_string());
-        Ok(Status::gather(
-            Source::Daemon,
-            &plan,
-            loaded,
-            &self.sources,
-            self.last.clone(),
-        ))
+        Ok(Status {
+            applies: Some(self.applies),
+            ..Status::gather(
+                Source::Daemon,
+                &plan,
+                loaded,
+                &self.sources,
+                self.last.clone(),
+            )
+        })
     }
 
     /// Answers a call of the `offload` object; an event is acknowledged (the main loop

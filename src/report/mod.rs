@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use status::{LastApply, Source, Status};
+pub use status::{ApplyCounts, LastApply, Source, Status};
 
 use crate::apply::{Applied, Loaded};
 use crate::plan::{DevicePlan, OffloadPlan};
@@ -149,6 +149,10 @@ mod tests {
                 changes: vec!["flowtable fw4_offload ft: add devices lan3".into()],
                 fallback: Some("hardware offload refused: ...".into()),
                 error: None,
+            }),
+            applies: Some(ApplyCounts {
+                total: 3,
+                errors: 1,
             }),
         }
     }

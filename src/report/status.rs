@@ -43,6 +43,14 @@ pub struct LastApply {
     pub error: Option<String>,
 }
 
+/// The daemon's applies since it started: counters for monitoring (Prometheus).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyCounts {
+    pub total: u64,
+    /// Refused by the config or the kernel; the ruleset stayed as it was.
+    pub errors: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub source: Source,
@@ -58,6 +66,9 @@ pub struct Status {
     pub wed: Wed,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_apply: Option<LastApply>,
+    /// The daemon's only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applies: Option<ApplyCounts>,
 }
 
 impl Status {
@@ -85,6 +96,7 @@ impl Status {
             ppe: sources.ppe(),
             wed: sources.wed(),
             last_apply,
+            applies: None,
         }
     }
 }

@@ -37,9 +37,12 @@ else
 fi
 
 # The body of `define Package/<pkg>/<script>` in a package Makefile, as the package
-# build writes it ($$ -> $).
+# build writes it ($$ -> $); for `Package/<pkg>/<script>=$(Package/<pkg>/<other>)`,
+# the other's.
 maintainer_script() {
-	awk -v start="define Package/$2/$3" '$0 == start { on = 1; next }
+	local alias
+	alias=$(sed -n "s|^Package/$2/$3=\$(Package/$2/\([a-z]*\))\$|\1|p" "$1")
+	awk -v start="define Package/$2/${alias:-$3}" '$0 == start { on = 1; next }
 		on && $0 == "endef" { exit } on { print }' "$1" | sed 's/\$\$/$/g'
 }
 

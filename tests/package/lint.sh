@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # ShellCheck: the router's scripts in its ash dialect (ShellCheck before 0.10 has no
 # busybox dialect; dash, ash's other descendant, is the closest), the package Makefiles'
-# maintainer scripts likewise, and the feed's own bash scripts.
+# maintainer scripts likewise, and the feed's own bash scripts; luacheck on the Lua.
 
 dialect=dash
 shellcheck --help 2>&1 | grep -q busybox && dialect=busybox
@@ -25,6 +25,17 @@ for mk in package/*/Makefile; do
 	done
 done
 
-check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh scripts/setup-host" \
+check "shellcheck kernel/openwrt-tree tests/package/* tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run scripts/*" \
 	shellcheck -x kernel/openwrt-tree tests/package/check tests/package/*.sh \
-	tests/openwrt-make tests/demo-fresh scripts/setup-host
+	tests/openwrt-make tests/demo-fresh tests/luci tests/prometheus tests/vm-router tests/eslint/run \
+	scripts/setup-host scripts/luci-pot
+check "shellcheck -s $dialect tests/vm/router.sh (busybox sh in the VM)" shellcheck -x -s "$dialect" tests/vm/router.sh
+# Lua 5.1, as OpenWrt's; metric() and out are the exporter's globals, the collectors' API.
+check "luacheck the collector and tests/router/malformed-offload.lua" luacheck --no-color --std lua51 \
+	--globals metric out -- package/prometheus-node-exporter-lua-fw4-offload/files/usr/lib/lua/prometheus-collectors/fw4_offload.lua \
+	tests/router/malformed-offload.lua
+check "shellcheck tests/openwrt-guest tests/openwrt/{build,root,package}" \
+	shellcheck -x tests/openwrt-guest tests/openwrt/build tests/openwrt/root tests/openwrt/package
+# the guest's scripts, run by its busybox ash
+check "shellcheck -s $dialect tests/openwrt/{scenario,respawnlate}.sh" \
+	shellcheck -x -s "$dialect" tests/openwrt/scenario.sh tests/openwrt/respawnlate.sh

@@ -5,13 +5,14 @@
 # version is Cargo's, and the paths the router scripts name are the ones installed.
 
 # Paths a Makefile takes from the feed: $(FILES_DIR)/x -> files/x, $(FEED_ROOT)/x -> x,
-# and the words of $(addprefix $(FEED_ROOT)/,a b c).
+# the words of $(addprefix $(FEED_ROOT)/,a b c), and ./x -> the package's own x.
 feed_paths() {
 	{
 		grep -o '\$(FILES_DIR)/[^ )]*' "$1" | sed 's|^\$(FILES_DIR)/|files/|'
 		grep -o '\$(FEED_ROOT)/[^ ,)]*' "$1" | sed 's|^\$(FEED_ROOT)/||'
 		grep -o '\$(addprefix \$(FEED_ROOT)/,[^)]*)' "$1" |
 			sed 's|^\$(addprefix \$(FEED_ROOT)/,||; s|)$||' | tr ' ' '\n'
+		grep -o ' \./[^ *]*' "$1" | sed "s| \./|$(dirname "$1")/|"
 	} | sed '/^$/d' | sort -u || true # (a Makefile without one of the forms)
 }
 
@@ -44,9 +45,12 @@ for f in etc/init.d/fw4-offload etc/uci-defaults/90-fw4-offload usr/libexec/fw4-
 done
 
 cargo_version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
-pkg_version=$(sed -n 's/^PKG_VERSION:=//p' package/fw4-offload/Makefile)
-check "PKG_VERSION ($pkg_version) is Cargo's version ($cargo_version)" \
-	test -n "$cargo_version" -a "$pkg_version" = "$cargo_version"
+for mk in package/fw4-offload/Makefile package/luci-app-fw4-offload/Makefile \
+	package/prometheus-node-exporter-lua-fw4-offload/Makefile; do
+	pkg_version=$(sed -n 's/^PKG_VERSION:=//p' "$mk")
+	check "$mk: PKG_VERSION ($pkg_version) is Cargo's version ($cargo_version)" \
+		test -n "$cargo_version" -a "$pkg_version" = "$cargo_version"
+done
 
 # The paths the scripts name are the ones the package installs.
 check "the binary is installed to /usr/sbin, where the init script runs it" \
@@ -63,3 +67,35 @@ g = acl["fw4-offload"]
 assert g["read"] == {"ubus": {"offload": ["status", "flows", "devices"]}}, g["read"]
 assert g["write"] == {"ubus": {"offload": ["reload"]}}, g["write"]
 ' files/usr/share/rpcd/acl.d/fw4-offload.json
+
+# The LuCI app: installed as luci.mk installs an app (htdocs/ to /www, root/ to /); its
+# ACL group; its menu entries lead to its view, behind that group; its translation
+# template is what its sources give.
+APP=package/luci-app-fw4-offload
+check "$APP installs htdocs/ to /www and root/ to /" grep -qzP \
+	'\t\$\(CP\) \./htdocs/\* \$\(1\)/www/\n(.*\n)*\t\$\(CP\) \./root/\* \$\(1\)/\n' "$APP/Makefile"
+check "rpcd ACL of the LuCI app: read = offload status/flows/devices and uci firewall, write = reload and uci firewall" python3 -c '
+import json, sys
+acl = json.load(open(sys.argv[1]))
+assert list(acl) == ["luci-app-fw4-offload"], list(acl)
+g = acl["luci-app-fw4-offload"]
+assert g["read"] == {"ubus": {"offload": ["status", "flows", "devices"]}, "uci": ["firewall"]}, g["read"]
+assert g["write"] == {"ubus": {"offload": ["reload"]}, "uci": ["firewall"]}, g["write"]
+' "$APP/root/usr/share/rpcd/acl.d/luci-app-fw4-offload.json"
+check "menu.d: Status -> Flow Offloading and a Firewall tab, each the app's view behind its ACL group" python3 -c '
+import json, os, sys
+menu = json.load(open(sys.argv[1]))
+assert sorted(menu) == ["admin/network/firewall/fw4-offload", "admin/status/fw4-offload"], list(menu)
+for node in menu.values():
+    assert node["action"]["type"] == "view", node
+    view = os.path.join(sys.argv[2], "htdocs/luci-static/resources/view", node["action"]["path"] + ".js")
+    assert os.path.isfile(view), view
+    assert node["depends"]["acl"] == ["luci-app-fw4-offload"], node
+' "$APP/root/usr/share/luci/menu.d/luci-app-fw4-offload.json" "$APP"
+check "$APP/po/templates/fw4-offload.pot is what scripts/luci-pot gives" \
+	cmp "$APP/po/templates/fw4-offload.pot" <(scripts/luci-pot)
+
+# The collector: installed where the exporter looks for its collectors.
+check "the collector is installed to /usr/lib/lua/prometheus-collectors/" grep -q \
+	'INSTALL_DATA) ./files/usr/lib/lua/prometheus-collectors/fw4_offload.lua $(1)/usr/lib/lua/prometheus-collectors/' \
+	package/prometheus-node-exporter-lua-fw4-offload/Makefile
