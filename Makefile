@@ -3,10 +3,11 @@
 CARGO ?= cargo
 EXAMPLE ?= tests/golden/mt7621-dsa-pppoe
 BIN := build/cargo/release/fw4-offload
+CROSS_OUT := build/cross
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon openwrt-guest kernel-check kernel-reverts package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-apply-arm64 vm-apply-mipsel vm-golden vm-daemon openwrt-guest kernel-check kernel-reverts package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
 
 all: build
 
@@ -24,7 +25,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live luci prometheus nft-check vm vm-apply vm-golden vm-daemon openwrt-guest vm-router fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live luci prometheus nft-check vm vm-apply vm-golden vm-daemon openwrt-guest vm-router fuzz-smoke test-cross vm-apply-arm64 vm-apply-mipsel kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -49,6 +50,16 @@ vm:
 # apply against a real kernel with real traffic, in the VM.
 vm-apply: build
 	BIN=$(BIN) tests/vm-apply
+
+# The same with make cross's static builds on kernels of the routers' architectures, under
+# TCG: aarch64 in an arm64 guest (Debian's 6.12; mt7986) and mipsel in a 32-bit malta
+# guest (Debian's 6.1; mt7621), where netlink's struct layout and 64-bit attribute
+# alignment would go wrong.
+vm-apply-arm64: cross
+	VM_ARCH=arm64 VM_KERNELS=6.12 BIN=$(CROSS_OUT)/aarch64-unknown-linux-musl/static/fw4-offload tests/vm-apply
+
+vm-apply-mipsel: cross
+	VM_ARCH=mipsel VM_KERNELS=6.1 BIN=$(CROSS_OUT)/mipsel-unknown-linux-musl/static/fw4-offload tests/vm-apply
 
 # Every golden case applied over netlink and listed back with nft, in the VM.
 vm-golden: build
@@ -116,6 +127,18 @@ fuzz:
 
 fuzz-smoke:
 	fuzz/run $(FUZZ_SMOKE_RUNS)
+
+# The routers' targets, mipsel (mt7621) and aarch64 (mt7986), static, dynamic and
+# router variants: build/cross/TARGET/VARIANT/fw4-offload (cross/setup installs the
+# toolchain; see cross/env.sh).
+cross:
+	cross/build
+
+# Those builds under qemu-user: unit and integration tests, the fuzz corpora, and every
+# golden case's output equal to the x86_64 build's. After fuzz-smoke in `test`, whose
+# corpora it replays.
+test-cross: build cross
+	HOST_BIN=$(BIN) cross/test
 
 bench: build
 	bench/run

@@ -6,8 +6,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Big enough for any datagram the kernel sends for a dump (it fills up to 32 KiB pages).
 const RECV_BUFFER: usize = 64 * 1024;
-/// The kernel answers a batch at once; silence for this long means it never will.
-const RECV_TIMEOUT_SECS: libc::time_t = 5;
+/// The kernel answers a request at once; silence for this long means it never will.
+const RECV_TIMEOUT_MS: libc::c_int = 5000;
 
 #[derive(Debug)]
 pub struct Socket {
@@ -39,25 +39,7 @@ impl Socket {
     }
 
     pub fn netfilter() -> io::Result<Socket> {
-        let socket = Socket::open(libc::NETLINK_NETFILTER)?;
-        let timeout = libc::timeval {
-            tv_sec: RECV_TIMEOUT_SECS,
-            tv_usec: 0,
-        };
-        // SAFETY: setsockopt reads exactly size_of::<timeval>() bytes from `timeout`.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(socket)
+        Socket::open(libc::NETLINK_NETFILTER)
     }
 
     /// NETLINK_ROUTE, subscribed to link events (RTM_NEWLINK/RTM_DELLINK multicasts).
@@ -106,9 +88,35 @@ impl Socket {
         }
     }
 
-    /// One datagram (possibly several messages).
+    /// One datagram (possibly several messages), waited for at most [`RECV_TIMEOUT_MS`].
+    ///
+    /// The wait is poll(2)'s, not SO_RCVTIMEO's: poll takes an int of milliseconds,
+    /// SO_RCVTIMEO a `struct timeval`, whose `time_t` the libc crate declares 32 bits wide
+    /// on 32-bit musl targets (mipsel) and musl 1.2 makes 64 bits.
     pub fn recv(&self) -> io::Result<Vec<u8>> {
-        self.recv_flags(0)
+        let mut pollfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: one pollfd, valid for the call.
+            match unsafe { libc::poll(&mut pollfd, 1, RECV_TIMEOUT_MS) } {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel in {RECV_TIMEOUT_MS} ms"),
+                    ))
+                }
+                n if n < 0 => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+                _ => return self.recv_flags(0),
+            }
+        }
     }
 
     /// One datagram if one is queued, `None` if none is (for a poll loop draining events).
