@@ -4,7 +4,9 @@ use std::fmt;
 use std::io;
 
 use super::{msg_type, sys, Batch};
-use crate::netlink::{attributes, messages, Attr, MessageWriter, Socket, NFGENMSG_LEN};
+use crate::netlink::{
+    attributes, messages, Attr, MessageWriter, Socket, NFGENMSG_LEN, RECV_BUFFER,
+};
 
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
 const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
@@ -96,9 +98,10 @@ impl Nftables {
         self.socket.send(&buf).map_err(io_error)?;
         let mut answered = 0;
         let mut first_error: Option<BatchError> = None;
+        let mut buf = vec![0u8; RECV_BUFFER];
         while answered < objects.len() {
-            let datagram = self.socket.recv().map_err(io_error)?;
-            for msg in messages(&datagram) {
+            let n = self.socket.recv(&mut buf).map_err(io_error)?;
+            for msg in messages(&buf[..n]) {
                 let msg = msg.map_err(io_error)?;
                 if msg.msg_type != NLMSG_ERROR {
                     continue;
@@ -137,9 +140,10 @@ impl Nftables {
         w.end();
         self.socket.send(&w.finish())?;
         let mut out = Vec::new();
+        let mut buf = vec![0u8; RECV_BUFFER];
         loop {
-            let datagram = self.socket.recv()?;
-            for msg in messages(&datagram) {
+            let n = self.socket.recv(&mut buf)?;
+            for msg in messages(&buf[..n]) {
                 let msg = msg?;
                 match msg.msg_type {
                     NLMSG_DONE => return Ok(out),
