@@ -42,6 +42,9 @@ pub fn render_applied(applied: &Applied) -> String {
     if let Some(fallback) = &applied.fallback {
         let _ = writeln!(out, "fallback: {fallback}");
     }
+    if let Some(unanswered) = &applied.unanswered {
+        let _ = writeln!(out, "unanswered: {unanswered}");
+    }
     out + &render_plan(&applied.plan)
 }
 
