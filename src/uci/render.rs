@@ -50,54 +50,52 @@ impl Package {
     }
 }
 
-/// One statement of [`Package::export_keeping_lines`]: a section's `config`, or one of
-/// its options with all its values (a list's each in a `list` statement of its own).
+/// One statement of [`Package::export_keeping_lines`]: a section's `config`, or one
+/// value of an option, each where the file had it.
 struct Statement {
-    /// Where the statement setting it last began: what the parser records.
     line: usize,
     section: usize,
-    option: Option<usize>,
-    /// Newlines in a list's values before its last: those statements begin earlier.
-    before: usize,
-    /// The last value holds a newline: nothing else can follow on the line it starts on.
+    /// The option and which of its values.
+    value: Option<(usize, usize)>,
+    /// The value holds a newline: nothing else can follow on the line it starts on.
     ends_later: bool,
 }
 
 impl Package {
     /// The package written back so that it parses to the same sections and options, each
-    /// on the line it was read from (so `file:line` in a message stays true). Only what
-    /// the parser kept is written: comments, and whatever libuci ignores, are left out.
+    /// value on the line it was read from (so `file:line` in a message stays true). Only
+    /// what the parser kept is written: comments, and whatever libuci ignores, are left
+    /// out.
     ///
     /// Statements read from one line go back onto it, joined by `;` after a quoted word
     /// (after a bare word, libuci ends the line at the `;`). A named section is opened
     /// again where its options follow another section's; an anonymous one never needs
-    /// to be, as libuci cannot reopen it either. An option is written once, where it was
-    /// last set (a list's values all there): an option set again after another one was
-    /// first set comes after it in the section's order, which nothing here reads.
+    /// to be, as libuci cannot reopen it either. An option set again after another one
+    /// was first set comes after it in the section's order, which nothing here reads.
     pub fn export_keeping_lines(&self) -> String {
         let mut statements = Vec::new();
         for (i, section) in self.sections.iter().enumerate() {
             statements.push(Statement {
                 line: section.line,
                 section: i,
-                option: None,
-                before: 0,
+                value: None,
                 ends_later: false,
             });
             for (j, option) in section.options.iter().enumerate() {
-                let (last, earlier) = option.values.split_last().expect("an option has a value");
-                statements.push(Statement {
-                    line: option.line,
-                    section: i,
-                    option: Some(j),
-                    before: earlier.iter().map(|v| v.matches('\n').count()).sum(),
-                    ends_later: last.contains('\n'),
-                });
+                for (k, (value, &line)) in option.values.iter().zip(&option.value_lines).enumerate()
+                {
+                    statements.push(Statement {
+                        line,
+                        section: i,
+                        value: Some((j, k)),
+                        ends_later: value.contains('\n'),
+                    });
+                }
             }
         }
-        // On one line: statements that began on earlier lines first, one that ends on a
-        // later line last (what follows it in the file starts after its closing quote).
-        statements.sort_by_key(|s| (s.line, s.ends_later, std::cmp::Reverse(s.before)));
+        // A value with newlines was the last statement on its line: what follows it in
+        // the file starts after its closing quote.
+        statements.sort_by_key(|s| (s.line, s.ends_later));
 
         let (mut out, mut line, mut open) = (String::new(), 1, None);
         // The `;` after `config TYPE` would be read as the (empty) name: an anonymous
@@ -113,24 +111,25 @@ impl Package {
                 });
                 open = Some(statement.section);
             }
-            if let Some(j) = statement.option {
+            if let Some((j, k)) = statement.value {
                 let option = &section.options[j];
                 let command = if option.is_list { "list" } else { "option" };
-                for value in &option.values {
-                    text.push(format!("{command} {} {}", option.name, quote(value)));
-                }
+                text.push(format!(
+                    "{command} {} {}",
+                    option.name,
+                    quote(&option.values[k])
+                ));
             }
-            let start = statement.line.saturating_sub(statement.before).max(1);
             for (i, piece) in text.iter().enumerate() {
-                if i == 0 && line < start {
-                    out += &"\n".repeat(start - line);
-                    line = start;
+                if i == 0 && line < statement.line {
+                    out += &"\n".repeat(statement.line - line);
+                    line = statement.line;
                 } else if !out.is_empty() {
                     out += if anonymous_last { " ''; " } else { "; " };
                 }
                 out += piece;
                 line += piece.matches('\n').count();
-                anonymous_last = statement.option.is_none() && section.name.is_none();
+                anonymous_last = statement.value.is_none() && section.name.is_none();
             }
         }
         out + "\n"
@@ -177,7 +176,11 @@ mod tests {
             let mut options: Vec<_> = s.options.iter().collect();
             options.sort_by_key(|o| &o.name);
             for o in options {
-                out.push((format!("{}.{}={:?}", s.label(), o.name, o.values), o.line));
+                let lines = format!("{:?}", o.value_lines);
+                out.push((
+                    format!("{}.{}={:?} {lines}", s.label(), o.name, o.values),
+                    o.line,
+                ));
             }
         }
         out
@@ -212,8 +215,9 @@ mod tests {
             keeps_lines("config t 'x'\nconfig u 'y'\noption a b\nconfig t 'x'; option c d\n"),
             "config 't' 'x'\nconfig 'u' 'y'\noption a 'b'\nconfig 't' 'x'; option c 'd'\n"
         );
-        // List values with newlines: the earlier ones begin on earlier lines.
+        // List values with newlines, each on its line, other options between them.
         keeps_lines("config t\nlist l 'p\nq'\noption w 'a\nb'\nlist l r; option v s\n");
+        keeps_lines("config t\nlist l 'p\n\n\nq'\noption w x\nlist l r\n");
         keeps_lines("config t\noption v s\nlist l 'p\nq'; option v s2; list l r\n");
         keeps_lines("config t 'x'\nlist l 'p\nq'; config t 'y'; config t 'x'; list l r\n");
         assert_eq!(keeps_lines(""), "\n");
