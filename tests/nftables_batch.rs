@@ -129,7 +129,10 @@ fn a_batch_refused_as_a_whole_gives_the_errno_at_once() {
         let nft = Nftables::open().unwrap();
         let generation = nft.generation().unwrap();
         drop_net_admin();
-        match nft.commit(add_table(Some(generation), "t")) {
+        // More than one message, as every apply has: the one answer must end the wait.
+        let mut batch = add_table(Some(generation), "t");
+        batch.add_table(INET, "u");
+        match nft.commit(batch) {
             Err(BatchError::Refused { object, error, .. }) => {
                 assert_eq!(error.raw_os_error(), Some(libc::EPERM), "{error}");
                 assert_eq!(object, "the nf_tables batch");
