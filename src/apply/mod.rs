@@ -129,6 +129,7 @@ fn send(
         let unanswered = match sent {
             Ok(()) => None,
             Err(e) if e.is_stale() && !retried => {
+                log::info!("the ruleset changed after it was read (ERESTART): reading it again");
                 retried = true;
                 *state = read_state(nft).map_err(NotSent::Failed)?;
                 continue;
