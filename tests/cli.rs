@@ -10,6 +10,13 @@ fn run(args: &[&str]) -> Output {
         .expect("run fw4-offload")
 }
 
+/// A fresh copy of directory `from` (a golden case) at `to`.
+fn copy_dir(from: &str, to: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let status = Command::new("cp").args(["-r", from]).arg(to).status();
+    assert!(status.unwrap().success(), "cp -r {from}");
+}
+
 /// (case under tests/bad, exit code, the one line stderr must hold exactly)
 const BAD_INPUT: &[(&str, i32, &str)] = &[
     (
@@ -233,13 +240,7 @@ fn snapshot_netifd_view_is_read_with_the_snapshot() {
     );
 
     let root = std::env::temp_dir().join(format!("fw4-offload-cli-netifd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    assert!(Command::new("cp")
-        .args(["-r", case])
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    copy_dir(case, &root);
     std::fs::write(root.join("netifd.json"), text).unwrap();
     let out = run(&["--root", root.to_str().unwrap(), "check"]);
     assert!(
@@ -262,12 +263,7 @@ fn snapshot_json_redacts_and_reproduces_check() {
     let _ = std::fs::remove_dir_all(&tmp);
     let (root, out) = (tmp.join("root"), tmp.join("out"));
     std::fs::create_dir_all(&tmp).unwrap();
-    assert!(Command::new("cp")
-        .args(["-r", case])
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    copy_dir(case, &root);
     let network = root.join("etc/config/network");
     let mut text = std::fs::read_to_string(&network).unwrap();
     text += "\nconfig interface 'vpn'\n\toption proto 'wireguard'; option private_key 'PRIV\nKEY2NDLINE'\n\

@@ -182,22 +182,23 @@ echo 99 >/tmp/ghost/sys/class/net/ghost0/ifindex
 printf "config interface 'ghost'\n\toption device 'ghost0'\n" >>/tmp/ghost/etc/config/network
 sed -i "s/list network 'ifeth1'/list network 'ifeth1'\n\tlist network 'ghost'/" /tmp/ghost/etc/config/firewall
 sed -i "s/flow_offloading_hw '1'/flow_offloading_hw '0'/" /tmp/ghost/etc/config/firewall
-# -s: counters keep counting whatever happens to the ruleset.
-router_nft -s list ruleset >/tmp/ruleset.before
-out=$(fw4o --root /tmp/ghost apply 2>&1)
-rc=$?
-echo "$out"
-router_nft -s list ruleset >/tmp/ruleset.after
+# refused COMMAND...: runs it, with the ruleset before and after it in /tmp/ruleset.*
+# (-s: counters keep counting whatever happens to the ruleset); sets out and rc.
+refused() {
+	router_nft -s list ruleset >/tmp/ruleset.before
+	out=$("$@" 2>&1)
+	rc=$?
+	echo "$out"
+	router_nft -s list ruleset >/tmp/ruleset.after
+}
+refused fw4o --root /tmp/ghost apply
 check "a failing apply exits 4" test $rc -eq 4
 check "a failing apply names the object" has 'the kernel refused flowtable fw4_offload ft: add devices ghost0' "$out"
 check "a failing apply leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
 
 # Without CAP_NET_ADMIN: the kernel says EPERM to the first request, at once.
-out=$(nsx "$ROUTER_NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
-	fw4-offload --config /tmp/cfg apply 2>&1)
-rc=$?
-echo "$out"
-router_nft -s list ruleset >/tmp/ruleset.after
+refused nsx "$ROUTER_NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+	fw4-offload --config /tmp/cfg apply
 check "an apply without CAP_NET_ADMIN exits 3" test $rc -eq 3
 check "it gives the kernel's errno" has 'Operation not permitted' "$out"
 check "and leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
@@ -214,7 +215,7 @@ nsx "$ROUTER_NS" strace -f -o /tmp/dry.trace -e trace=sendto,recvfrom \
 	fw4-offload --config /tmp/cfg apply --dry-run >/dev/null 2>&1
 nth=$(awk '/sendto\(/ { before = n } /recvfrom\(/ { n++ } END { print before + 1 }' /tmp/dry.trace)
 out=$(nsx "$ROUTER_NS" strace -f -o /dev/null -e trace=recvfrom \
-	-e inject=recvfrom:error=EAGAIN:when=$nth fw4-offload --config /tmp/cfg apply 2>&1)
+	-e inject=recvfrom:error=EAGAIN:when="$nth" fw4-offload --config /tmp/cfg apply 2>&1)
 rc=$?
 echo "$out"
 check "an unanswered batch that took effect: apply succeeds" test $rc -eq 0

@@ -22,8 +22,6 @@ DEBOUNCE=100
 FOLLOW_LIMIT_CS=300
 fw4o() { nsx "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock "$@"; }
 router_nft() { nsx "$ROUTER_NS" nft "$@"; }
-has_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q "devices = {.*$1"; }
-lacks_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q 'devices' && ! has_device "$1"; }
 now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 # follow WHAT COMMAND...: centiseconds until COMMAND holds (polled), or -1 after 10 s
 follow() {
@@ -31,41 +29,13 @@ follow() {
 	wait_for 10 "$@" || { echo -1; return; }
 	echo $(($(now_cs) - _start))
 }
-fds() { ls /proc/$DAEMON/fd | wc -l; }
-rss() { awk '/^VmRSS/ { print $2 }' /proc/$DAEMON/status; }
+fds() { ls /proc/"$DAEMON"/fd | wc -l; }
+rss() { awk '/^VmRSS/ { print $2 }' /proc/"$DAEMON"/status; }
 
 topo_up
 echo "kernel $(uname -r)"
 
-mkdir -p /tmp/cfg
-cat >/tmp/cfg/firewall <<'EOF'
-config defaults
-	option flow_offloading '1'
-
-config zone
-	option name 'lan'
-	list network 'lan'
-	list network 'guest'
-
-config zone
-	option name 'wan'
-	list network 'wan'
-EOF
-cat >/tmp/cfg/network <<'EOF'
-config interface 'lan'
-	option device 'eth0'
-
-config interface 'guest'
-	option device 'r-guest'
-
-config interface 'wan'
-	option device 'eth1'
-EOF
-
-# ip netns exec execs the daemon itself: $! is its pid (nsx, a function, would fork).
-/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock \
-	--syslog /nonexistent/log --debounce $DEBOUNCE daemon 2>/tmp/daemon.log &
-DAEMON=$!
+daemon_start "$DEBOUNCE"
 check "the daemon applies at start" wait_for 10 has_device eth1
 check "r-guest, missing, is not in the flowtable" lacks_device r-guest
 
@@ -78,11 +48,6 @@ start_flows() {
 start_flows
 still_offloaded() { ct_offloaded tcp 5001 && ct_offloaded udp 5002; }
 
-guest_add() {
-	ip link add r-guest netns $ROUTER_NS type veth peer name r-guest-p netns $ROUTER_NS
-	nsx "$ROUTER_NS" /sbin/ip link set r-guest up
-}
-guest_del() { nsx "$ROUTER_NS" /sbin/ip link del r-guest; }
 
 guest_add
 t=$(follow has_device r-guest)
@@ -156,8 +121,8 @@ release_client udp1
 wait_client tcp1 >/dev/null
 wait_client udp1 >/dev/null
 
-kill -TERM $DAEMON
-wait $DAEMON
+kill -TERM "$DAEMON"
+wait "$DAEMON"
 check "SIGTERM stops the daemon cleanly" test $? -eq 0
 check "the log ends with stopped" grep -q 'info: stopped' /tmp/daemon.log
 echo "--- daemon log (first lines)"

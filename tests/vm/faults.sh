@@ -18,18 +18,11 @@ ROUTER_LAN_DEV=eth0 ROUTER_WAN_DEV=eth1
 CHANGES=${1:-100} # device changes, and as many fw4 reloads
 DEBOUNCE=100
 router_nft() { nsx "$ROUTER_NS" nft "$@"; }
-has_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q "devices = {.*$1"; }
-lacks_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q 'devices' && ! has_device "$1"; }
 fw4_reload() { nsx "$ROUTER_NS" sh -c 'nft -f /dev/stdin' </tmp/fw4.nft; }
 fw4_offload_gone() {
 	! router_nft list flowtable inet fw4 ft >/dev/null 2>&1 &&
 		! router_nft list chain inet fw4 forward | grep -q 'flow add @ft'
 }
-guest_add() {
-	ip link add r-guest netns "$ROUTER_NS" type veth peer name r-guest-p netns "$ROUTER_NS"
-	nsx "$ROUTER_NS" /sbin/ip link set r-guest up
-}
-guest_del() { nsx "$ROUTER_NS" /sbin/ip link del r-guest; }
 failures() { grep -c 'apply failed' /tmp/daemon.log; }
 
 topo_up
@@ -38,34 +31,7 @@ fw4_adapt /fw4.nft >/tmp/fw4.nft
 out=$(fw4_reload 2>&1)
 check "stock fw4 ruleset loads: $out" test -z "$out"
 
-mkdir -p /tmp/cfg
-cat >/tmp/cfg/firewall <<'UCI'
-config defaults
-	option flow_offloading '1'
-
-config zone
-	option name 'lan'
-	list network 'lan'
-	list network 'guest'
-
-config zone
-	option name 'wan'
-	list network 'wan'
-UCI
-cat >/tmp/cfg/network <<'UCI'
-config interface 'lan'
-	option device 'eth0'
-
-config interface 'guest'
-	option device 'r-guest'
-
-config interface 'wan'
-	option device 'eth1'
-UCI
-
-/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock \
-	--syslog /nonexistent/log --debounce $DEBOUNCE daemon 2>/tmp/daemon.log &
-DAEMON=$!
+daemon_start "$DEBOUNCE"
 check "the daemon applies at start, removing fw4's ft and rule" wait_for 10 fw4_offload_gone
 
 # -------------------------------------------------------------- fw4 reloading meanwhile
@@ -100,7 +66,7 @@ echo "$CHANGES device changes with as many fw4 reloads: $applies applies, $stale
 check "every change was followed ($missed missed)" test $missed -eq 0
 check "no apply failed while fw4 reloaded" test "$(failures)" -eq 0
 # The last fw4 reload put its ft and rule back; fw4's include makes the daemon apply.
-kill -HUP $DAEMON
+kill -HUP "$DAEMON"
 check "after fw4's last reload, the daemon's apply removes fw4's ft and rule" wait_for 10 fw4_offload_gone
 check "the flowtable holds the plan's devices" wait_for 5 has_device 'eth0, eth1 }'
 in_sync() { nsx "$ROUTER_NS" fw4-offload --config /tmp/cfg check | grep -q 'in sync: the kernel holds this plan'; }
@@ -122,8 +88,8 @@ injected() { grep -c 'INJECTED' /tmp/strace.out; }
 
 # Each SIGHUP asks for an apply, whose receives bring more SIGHUPs: applies run one after
 # another, interrupted, as long as strace stays, while r-guest comes and goes.
-attach $DAEMON SIGHUP 2+2
-kill -HUP $DAEMON
+attach "$DAEMON" SIGHUP 2+2
+kill -HUP "$DAEMON"
 guest_add
 check "with SIGHUPs interrupting every other receive, r-guest joins" wait_for 20 has_device r-guest
 guest_del
@@ -139,9 +105,9 @@ ip link add r-extra netns "$ROUTER_NS" type veth peer name r-extra-p netns "$ROU
 sleep 1 # the hotplug apply for r-extra is over
 printf "\nconfig interface 'extra'\n\toption device 'r-extra'\n" >>/tmp/cfg/network
 sed -i "s/list network 'guest'/list network 'guest'\n\tlist network 'extra'/" /tmp/cfg/firewall
-attach $DAEMON SIGTERM 1+2
-kill -HUP $DAEMON
-wait $DAEMON
+attach "$DAEMON" SIGTERM 1+2
+kill -HUP "$DAEMON"
+wait "$DAEMON"
 rc=$?
 detach
 echo "receives interrupted by a SIGTERM: $(injected)"
