@@ -63,6 +63,7 @@ check "every fw4 reload loaded" test ! -s /tmp/reloads.log
 applies=$(grep -c 'hotplug: .*applied' /tmp/daemon.log)
 stale=$(grep -c 'ERESTART' /tmp/daemon.log)
 echo "$CHANGES device changes with as many fw4 reloads: $applies applies, $stale batches refused as stale and built again, $(failures) errors"
+grep 'apply failed' /tmp/daemon.log | head -n 3
 check "every change was followed ($missed missed)" test $missed -eq 0
 check "no apply failed while fw4 reloaded" test "$(failures)" -eq 0
 # The last fw4 reload put its ft and rule back; fw4's include makes the daemon apply.
