@@ -55,7 +55,8 @@ vm-golden: build
 	BIN=$(BIN) tests/vm-golden
 
 # The daemon in the VM: devices created and deleted under traffic, 200 cycles for leaks,
-# status and flows against conntrack and nft.
+# status and flows against conntrack and nft; then under faults (tests/vm/faults.sh):
+# fw4 reloading while it applies, signals while it waits for the kernel.
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
 
