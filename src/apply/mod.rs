@@ -1,6 +1,8 @@
-//! `apply`: make the kernel hold the ruleset, in one atomic batch, falling back from
-//! hardware to software with the kernel's own reason. On any other refusal nothing
-//! changes: the batch is all or nothing.
+//! Step 5: make the kernel hold the plan's ruleset, in one atomic batch that changes only
+//! what differs from what is loaded. When the kernel refuses hardware offload, apply asks
+//! it device by device and loads the plan made with those answers (software, with the
+//! kernel's own reasons). On any other refusal nothing changes: the batch is all or
+//! nothing.
 
 mod state;
 mod transaction;
@@ -8,26 +10,24 @@ mod transaction;
 use std::collections::BTreeMap;
 use std::io;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};
 use crate::nftables::{Batch, BatchError, Counter, FlowtableHook, KernelFlowtable, Nftables};
-use crate::plan::{Decision, OffloadPlan};
+use crate::plan::{Decision, HardwareRefusal, OffloadPlan};
 use crate::ruleset::netlink::{flowtable_flags, flowtable_hook};
 use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
-use crate::Outcome;
 
 /// A table that only ever exists inside a check-only batch.
 const PROBE_TABLE: &str = "fw4_offload_probe";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Applied {
     /// The plan as applied (after a fallback, with the kernel's reasons).
-    pub plan: crate::plan::OffloadPlan,
-    pub ruleset: Ruleset,
+    pub plan: OffloadPlan,
     /// What the batch did, one line per message; empty when the kernel already matched.
     pub changes: Vec<String>,
     /// Set when the kernel refused hardware offload and software was applied instead.
@@ -38,7 +38,7 @@ pub struct Applied {
 }
 
 /// What the kernel holds now, against what the plan wants.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Loaded {
     /// Our flowtable as loaded, if it is.
     pub flowtable: Option<KernelFlowtable>,
@@ -176,14 +176,20 @@ fn read_back(nft: &Nftables, ruleset: &Ruleset, silence: io::Error) -> Result<St
     }
 }
 
-pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
+/// Applies `plan(None)`; `plan(Some(refusal))` when the kernel refuses its hardware
+/// offload.
+pub fn apply(
+    plan: impl Fn(Option<&HardwareRefusal>) -> OffloadPlan,
+    dry_run: bool,
+) -> Result<Applied> {
     let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
     let mut state = read_state(&nft)?;
-    let refused = match send(&nft, &outcome.ruleset, &mut state, dry_run) {
+    let wanted = plan(None);
+    let ruleset = Ruleset::from_plan(&wanted);
+    let refused = match send(&nft, &ruleset, &mut state, dry_run) {
         Ok(sent) => {
             return Ok(Applied {
-                plan: outcome.plan,
-                ruleset: outcome.ruleset,
+                plan: wanted,
                 changes: sent.changes,
                 fallback: None,
                 unanswered: sent.unanswered,
@@ -194,8 +200,8 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
         Err(NotSent::Failed(e)) => return Err(e),
     };
 
-    let reasons = probe_hardware(&nft, &outcome.plan, &outcome.ruleset)?;
-    let plan = outcome.plan.in_software(&reasons);
+    let refusal = probe_hardware(&nft, &wanted, &ruleset)?;
+    let plan = plan(Some(&refusal));
     let ruleset = Ruleset::from_plan(&plan);
     let sent = send(&nft, &ruleset, &mut state, dry_run).map_err(|n| match n {
         NotSent::Hardware(e) => kernel_error(e),
@@ -203,7 +209,6 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
     })?;
     Ok(Applied {
         plan,
-        ruleset,
         changes: sent.changes,
         fallback: Some(format!("hardware offload refused: {refused}")),
         unanswered: sent.unanswered,
@@ -217,10 +222,10 @@ fn probe_hardware(
     nft: &Nftables,
     plan: &OffloadPlan,
     ruleset: &Ruleset,
-) -> Result<BTreeMap<String, String>> {
+) -> Result<HardwareRefusal> {
     let mut refused = BTreeMap::new();
     let Some(table) = ruleset.table.as_ref() else {
-        return Ok(refused);
+        return Ok(HardwareRefusal::default());
     };
     let flags = flowtable_flags(table);
     let hook = FlowtableHook {
@@ -243,5 +248,5 @@ fn probe_hardware(
             Err(e) => return Err(kernel_error(e)),
         }
     }
-    Ok(refused)
+    Ok(HardwareRefusal { devices: refused })
 }

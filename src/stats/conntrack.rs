@@ -24,12 +24,13 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{fill, Line, Lines};
+use crate::ruleset::L4Proto;
 
 /// The one flag the kernel prints after the reply tuple, ordered by strength.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     None,
@@ -40,8 +41,19 @@ pub enum Flag {
     HwOffload,
 }
 
+impl Flag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::None => "none",
+            Flag::Assured => "assured",
+            Flag::Offload => "offload",
+            Flag::HwOffload => "hw_offload",
+        }
+    }
+}
+
 /// One direction of a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tuple<'a> {
     pub src: Cow<'a, str>,
     pub dst: Cow<'a, str>,
@@ -58,7 +70,7 @@ pub struct Tuple<'a> {
 
 /// One line of the table. Borrowed from the reader's line buffer while scanning;
 /// [`Flow::into_owned`] keeps one past the next line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow<'a> {
     /// `ipv4`, `ipv6`.
     pub l3: Cow<'a, str>,
@@ -236,7 +248,7 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
 }
 
 /// Lines dropped while reading the table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// Lines that are not a flow as [`parse_line`] knows it (or not text).
     pub malformed: u64,
@@ -264,7 +276,7 @@ pub fn scan<R: BufRead>(input: R, mut visit: impl FnMut(Flow<'_>)) -> io::Result
 }
 
 /// Flows by offload state: `total = software + hardware + not_offloaded`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
     pub software: u64,
@@ -285,7 +297,7 @@ impl Counts {
 
 /// The counting pass for `status`: flows by offload state, overall and per l4 protocol
 /// (flowtables offload TCP and UDP only; everything else is `other`).
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub all: Counts,
     pub tcp: Counts,
@@ -294,18 +306,15 @@ pub struct Summary {
     pub skipped: Skipped,
 }
 
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-
 impl Summary {
     pub fn read<R: BufRead>(input: R) -> io::Result<Summary> {
         let mut summary = Summary::default();
         summary.skipped = scan(input, |flow| {
             summary.all.add(flow.flag);
-            match flow.l4num {
-                TCP => summary.tcp.add(flow.flag),
-                UDP => summary.udp.add(flow.flag),
-                _ => summary.other.add(flow.flag),
+            match L4Proto::from_number(flow.l4num) {
+                Some(L4Proto::Tcp) => summary.tcp.add(flow.flag),
+                Some(L4Proto::Udp) => summary.udp.add(flow.flag),
+                None => summary.other.add(flow.flag),
             }
         })?;
         Ok(summary)
@@ -319,7 +328,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// Which offloaded flows a `flows` call wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query {
-    /// l4 protocol number (6 for TCP, 17 for UDP); `None` for all.
+    /// l4 protocol number (one of [`L4Proto`]); `None` for all.
     pub proto: Option<u8>,
     /// `Some(true)`: hardware offloaded only; `Some(false)`: software only; `None`: both.
     pub hw: Option<bool>,
@@ -341,7 +350,7 @@ impl Query {
 }
 
 /// One page of offloaded flows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub flows: Vec<Flow<'static>>,
     /// All flows that matched the query in this read, returned or not. The table changes

@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::ethtool::{self, HW_TC_OFFLOAD};
-use super::{Feature, Link, LinkKind, LinkSource};
+use super::{Feature, Link, LinkKind};
 use crate::error::{Error, Result};
 
 /// ARPHRD_ETHER and ARPHRD_PPP from `linux/if_arp.h`.
@@ -80,10 +80,9 @@ impl SysfsLinks {
             ethtool::parse_feature(&text, HW_TC_OFFLOAD)
         }))
     }
-}
 
-impl LinkSource for SysfsLinks {
-    fn link(&self, name: &str) -> Result<Option<Link>> {
+    /// The device, or `None` if no such device exists.
+    pub fn link(&self, name: &str) -> Result<Option<Link>> {
         // A name from config must not walk out of the net class directory.
         if name.contains('/') || name == "." || name == ".." {
             return Ok(None);
@@ -123,15 +122,17 @@ impl LinkSource for SysfsLinks {
         }))
     }
 
-    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
-        let path = self
-            .root
-            .join("sys/module")
-            .join(module)
-            .join("parameters")
-            .join(name);
-        Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
+    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
+    pub fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
+        module_param(&self.root.join("sys/module"), module, name)
     }
+}
+
+/// A parameter of a loaded module, from `modules` (`/sys/module`); `None` when the
+/// module is not loaded or has no such parameter.
+pub fn module_param(modules: &Path, module: &str, name: &str) -> Result<Option<String>> {
+    let path = modules.join(module).join("parameters").join(name);
+    Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
 }
 
 /// File content, or `None` where there is none: an absent device or attribute, or a
