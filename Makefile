@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon openwrt-guest kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon openwrt-guest fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -59,6 +59,13 @@ vm-golden: build
 # fw4 reloading while it applies, signals while it waits for the kernel.
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
+
+# The user's path on OpenWrt's own userspace in the VM: procd, ubusd, netifd, fw4, rpcd and
+# uhttpd built from source (cached in build/openwrt), the package installed, upgraded and
+# removed with apk and with opkg (tests/openwrt-guest). The upgrade brings the debug build.
+openwrt-guest: build
+	$(CARGO) build --locked
+	BIN=$(BIN) BIN_REBUILT=build/cargo/debug/fw4-offload tests/openwrt-guest
 
 # The Linux 6.12 series: applies, checkpatch-clean, cross-builds for arm64 and mipsel,
 # KUnit under UML (about a quarter of an hour on 2 cores; see kernel/README.md).

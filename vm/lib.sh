@@ -111,16 +111,15 @@ topo_down() {
 # ------------------------------------------------------------------ traffic
 SERVER_PIDS=
 
-# wait_for TIMEOUT_S COMMAND...: poll COMMAND every 0.1 s until it succeeds
+# wait_for TIMEOUT_S COMMAND...: poll COMMAND every 0.1 s until it succeeds, for at most
+# TIMEOUT_S seconds of uptime (however long COMMAND itself takes)
 wait_for() {
-	_t=$(($1 * 10))
+	_until=$(($(cut -d. -f1 /proc/uptime) + $1))
 	shift
-	while [ $_t -gt 0 ]; do
-		"$@" && return 0
+	until "$@"; do
+		[ "$(cut -d. -f1 /proc/uptime)" -lt "$_until" ] || return 1
 		sleep 0.1
-		_t=$((_t - 1))
 	done
-	return 1
 }
 
 _listening() { # NS tcp|udp PORT

@@ -35,21 +35,27 @@ run_init start_service >"$SCRATCH/start_service" 2>&1 || true
 cat >"$SCRATCH/start_service.expected" <<'EOF2'
 procd_open_instance
 procd_set_param [command] [/usr/sbin/fw4-offload] [daemon]
+procd_set_param [file] [/usr/sbin/fw4-offload]
 procd_set_param [respawn]
 procd_set_param [stderr] [1]
 procd_close_instance
 EOF2
-same "init: start_service describes one respawning fw4-offload daemon instance" \
+same "init: start_service describes one respawning fw4-offload daemon instance, the binary's checksum in it" \
 	"$SCRATCH/start_service.expected" "$SCRATCH/start_service"
 
 run_init service_triggers >"$SCRATCH/service_triggers" 2>&1 || true
-echo "procd_add_reload_trigger [firewall] [network] [sqm]" >"$SCRATCH/service_triggers.expected"
-same "init: reload on changes to the firewall, network and sqm configs" \
+echo "procd_add_reload_trigger [network] [sqm]" >"$SCRATCH/service_triggers.expected"
+same "init: reload on changes to the network and sqm configs (the firewall's reach it through fw4)" \
 	"$SCRATCH/service_triggers.expected" "$SCRATCH/service_triggers"
 
 : >"$CALLS"
-run_init reload_service >"$SCRATCH/reload" 2>&1 || true
+rc=0
+run_init reload_service >"$SCRATCH/reload" 2>&1 || rc=$?
 check "init: reload asks the running daemon" grep -qx "ubus -S -t 25 call offload reload" "$CALLS"
-check "init: ... and starts nothing when it answers" test ! -s "$SCRATCH/reload"
+check "init: ... starts nothing when it answers, and succeeds" test ! -s "$SCRATCH/reload" -a "$rc" = 0
+rc=0
+run_init reload_service STUB_ubus_RC=9 >"$SCRATCH/reload" 2>&1 || rc=$?
+check "init: reload fails (9) when the daemon's apply failed, and starts nothing" \
+	test "$rc" = 9 -a ! -s "$SCRATCH/reload"
 run_init reload_service STUB_ubus_RC=4 >"$SCRATCH/reload" 2>&1 || true
-check "init: reload starts the service when no daemon answers" grep -qx start "$SCRATCH/reload"
+check "init: reload starts the service when no daemon is on ubus (4)" grep -qx start "$SCRATCH/reload"

@@ -151,16 +151,29 @@ printf '%s\n' "nft list table inet fw4_offload" "fw4 -q reload" >"$SCRATCH/live-
 same "live postrm, no table and fw4 not loaded: nothing deleted, still succeeds" \
 	"$SCRATCH/live-notable.expected" "$CALLS"
 
-# The fw4 include (sourced by sh, as fw4 does): the daemon reloads when it is on ubus,
-# otherwise the one-shot apply runs; its exit status reaches fw4.
+# The fw4 include (sourced by sh, as fw4 does, with its lock's fd closed): with the daemon
+# on ubus it asks for a reload in the background and returns at once; without it nothing
+# runs. It never fails fw4.
 include=$PWD/files/usr/share/fw4-offload/firewall.include
 : >"$CALLS"
-env PATH="$STUBS:$PATH" "${RSH[@]}" -c ". '$include'"
-printf '%s\n' "ubus -S list offload" "ubus -S -t 25 call offload reload" >"$SCRATCH/inc-daemon.expected"
+env PATH="$STUBS:$PATH" "${RSH[@]}" -c ". '$include'; wait"
+printf '%s\n' "ubus -S list offload" "ubus -S call offload reload" >"$SCRATCH/inc-daemon.expected"
 same "fw4 include, daemon running: ubus call offload reload" "$SCRATCH/inc-daemon.expected" "$CALLS"
 : >"$CALLS"
 rc=0
-env PATH="$STUBS:$PATH" STUB_ubus_RC=4 STUB_fw4_offload_RC=4 "${RSH[@]}" -c ". '$include'" || rc=$?
-printf '%s\n' "ubus -S list offload" "fw4-offload apply" >"$SCRATCH/inc-direct.expected"
-same "fw4 include, no daemon: fw4-offload apply" "$SCRATCH/inc-direct.expected" "$CALLS"
-check "fw4 include: apply's exit status (4) reaches fw4" test "$rc" = 4
+env PATH="$STUBS:$PATH" STUB_ubus_RC=4 "${RSH[@]}" -c ". '$include'; wait" || rc=$?
+echo "ubus -S list offload" >"$SCRATCH/inc-stopped.expected"
+same "fw4 include, service stopped: nothing applies" "$SCRATCH/inc-stopped.expected" "$CALLS"
+check "fw4 include, service stopped: fw4 sees success" test "$rc" = 0
+
+# The reload request does not hold fw4 (which holds its lock meanwhile): a ubus that
+# blocks until released does not keep the include from returning.
+slow=$SCRATCH/slow-stubs
+mkdir -p "$slow"
+printf '#!/bin/sh\ncase "$*" in *call*) touch "%s/called"; while [ ! -e "%s/release" ]; do sleep 0.1; done ;; esac\n' \
+	"$slow" "$slow" >"$slow/ubus"
+chmod +x "$slow/ubus"
+check "fw4 include returns while its reload request is still waiting" \
+	timeout 20 env PATH="$slow:$PATH" "${RSH[@]}" -c \
+	". '$include'; while [ ! -e '$slow/called' ]; do sleep 0.1; done"
+touch "$slow/release"
