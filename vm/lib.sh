@@ -256,8 +256,9 @@ fw4_adapt() {
 # ------------------------------------------------------------------ the daemon
 # daemon_start DEBOUNCE_MS: `fw4-offload daemon` in the router namespace (ROUTER_LAN_DEV
 # eth0, ROUTER_WAN_DEV eth1) with the config in /tmp/cfg: zone lan on eth0 and r-guest
-# (which tests create and delete with guest_add and guest_del), zone wan on eth1. No
-# ubusd (it keeps trying), no syslog (it logs to /tmp/daemon.log). Sets DAEMON.
+# (which tests create and delete with guest_add and guest_del), zone wan on eth1. Its
+# ubusd socket is UBUS_SOCK (default: none, it keeps trying); no syslog (it logs to
+# /tmp/daemon.log). Sets DAEMON.
 daemon_start() {
 	mkdir -p /tmp/cfg
 	cat >/tmp/cfg/firewall <<'UCI'
@@ -284,8 +285,8 @@ config interface 'wan'
 	option device 'eth1'
 UCI
 	# ip netns exec execs the daemon itself: $! is its pid (nsx, a function, would fork).
-	/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock \
-		--syslog /nonexistent/log --debounce "$1" daemon 2>/tmp/daemon.log &
+	/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg \
+		-s "${UBUS_SOCK:-/nonexistent/ubus.sock}" --syslog /nonexistent/log --debounce "$1" daemon 2>/tmp/daemon.log &
 	# shellcheck disable=SC2034 # the caller's
 	DAEMON=$!
 }
