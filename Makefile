@@ -6,7 +6,7 @@ BIN := build/cargo/release/fw4-offload
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon openwrt-guest kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-golden vm-daemon vm-soak soak openwrt-guest kernel-check package-check openwrt-make openwrt-tree fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	@echo "== fw4-offload --root $(EXAMPLE) print"
 	@$(BIN) --root $(EXAMPLE) print
 
-test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon openwrt-guest fuzz-smoke kernel-check
+test: lint unit package-check openwrt-make demo-fresh live nft-check vm vm-apply vm-golden vm-daemon vm-soak openwrt-guest fuzz-smoke kernel-check
 
 lint:
 	$(CARGO) fmt --all --check
@@ -59,6 +59,18 @@ vm-golden: build
 # fw4 reloading while it applies, signals while it waits for the kernel.
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
+
+# The daemon under load and faults at once, with OpenWrt's ubusd (tests/vm/soak.sh): ubus
+# calls from 4 clients, device create/delete cycles, fw4 reloads, ubusd restarts and a big
+# conntrack table. `soak` is the full scale (CALLS CYCLES RELOADS RESTARTS CT_ENTRIES);
+# vm-soak, in make test, a short pass.
+SOAK ?= 10000 200 100 20 262144
+SOAK_SHORT ?= 600 20 10 4 16384
+soak: build
+	BIN=$(BIN) tests/vm-soak $(SOAK)
+
+vm-soak: build
+	BIN=$(BIN) tests/vm-soak $(SOAK_SHORT)
 
 # The user's path on OpenWrt's own userspace in the VM: procd, ubusd, netifd, fw4, rpcd and
 # uhttpd built from source (cached in build/openwrt), the package installed, upgraded and
