@@ -75,7 +75,7 @@ while [ $i -lt "$CYCLES" ]; do
 	[ "$t" -lt 0 ] && missed=$((missed + 1))
 	[ "$t" -gt "$slowest" ] && slowest=$t
 	i=$((i + 1))
-	# Halfway: the first half warms the allocator up; the second must not grow with it.
+	# Halfway: growth in each half is measured.
 	[ $i -eq $((CYCLES / 2)) ] && rss_half=$(rss)
 done
 fds1=$(fds)
@@ -84,7 +84,11 @@ echo "$CYCLES cycles: slowest follow ${slowest}0 ms; descriptors $fds0 -> $fds1;
 check "every one of $CYCLES creates and deletes was followed" test $missed -eq 0
 check "no descriptor leaked over $CYCLES cycles ($fds0 -> $fds1)" test "$fds0" -eq "$fds1"
 check "memory stable over $CYCLES cycles ($rss0 -> $rss1 KiB, bound +256)" test "$rss1" -le $((rss0 + 256))
-check "no growth in the second half ($rss_half -> $rss1 KiB, bound +32)" test "$rss1" -le $((rss_half + 32))
+# RSS moves in steps: the heap's top extends once, by 64 to 96 KiB, in whichever half
+# (6.12: 2408 -> 2476 -> 2476 KiB; 6.1: 2464 -> 2464 -> 2556 KiB). A leak grows in both.
+grew_first=$((rss_half - rss0)) grew_second=$((rss1 - rss_half))
+check "no growth in both halves, as a leak would show ($grew_first and $grew_second KiB, bound +32 in one)" \
+	test "$grew_first" -le 32 -o "$grew_second" -le 32
 check "the flows stay [OFFLOAD] through $CYCLES cycles" still_offloaded
 # A deleted device leaves the flowtable by the kernel's own hand (its hook goes with the
 # device), so deletes find nothing left to apply: about one apply a cycle is logged.
