@@ -155,8 +155,9 @@ registrations=$(grep -c 'registered (id' /tmp/daemon.log)
 echo "applies: $applies, errors: $errors, ubus registrations: $registrations"
 grep 'apply failed' /tmp/daemon.log | head -n 3
 check "no apply failed" test "$errors" -eq 0
-check "the daemon registered again after each ubusd restart ($registrations = 1 + $restarts)" \
-	test "$registrations" -eq $((1 + restarts))
+# Two restarts while the daemon is busy with one call need one registration, not two.
+check "the daemon registered again after the last ubusd restart ($registrations registrations, $restarts restarts)" \
+	wait_for 30 registered
 
 # The last fw4 reload's request may have met ubusd restarting: fw4 restarts, as its
 # include would on the next reload, ask again.
