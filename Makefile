@@ -7,7 +7,7 @@ CROSS_OUT := build/cross
 FUZZ_RUNS ?= 200000
 FUZZ_SMOKE_RUNS ?= 20000
 
-.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-apply-arm64 vm-apply-mipsel vm-golden vm-daemon openwrt-guest kernel-check kernel-reverts package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
+.PHONY: all demo demo-fresh build test lint unit live nft-check vm vm-apply vm-apply-arm64 vm-apply-mipsel vm-golden vm-daemon vm-soak soak openwrt-guest kernel-check kernel-reverts package-check openwrt-make luci prometheus vm-router openwrt-tree fuzz fuzz-smoke cross test-cross bench clean
 
 all: build
 
@@ -66,7 +66,8 @@ vm-golden: build
 	BIN=$(BIN) tests/vm-golden
 
 # The daemon in the VM: devices created and deleted under traffic, 200 cycles for leaks,
-# status and flows against conntrack and nft.
+# status and flows against conntrack and nft; then under faults (tests/vm/faults.sh):
+# fw4 reloading while it applies, signals while it waits for the kernel.
 vm-daemon: build
 	BIN=$(BIN) tests/vm-daemon
 
@@ -74,6 +75,19 @@ vm-daemon: build
 # applies succeed, hardware falls back, flows are offloaded for real.
 vm-router: build
 	BIN=$(BIN) tests/vm-router
+
+# The daemon under load and faults at once, with OpenWrt's ubusd (tests/vm/soak.sh): ubus
+# calls from 4 clients, device create/delete cycles, fw4 reloads, ubusd restarts and a big
+# conntrack table. `soak` is the full scale (CALLS CYCLES RELOADS RESTARTS CT_ENTRIES);
+# vm-soak a short pass, not yet in make test: it still fails (a hotplug held up behind slow
+# status calls) and costs about 15 minutes of TCG.
+SOAK ?= 10000 200 100 20 262144
+SOAK_SHORT ?= 600 20 10 4 16384
+soak: build
+	BIN=$(BIN) tests/vm-soak $(SOAK)
+
+vm-soak: build
+	BIN=$(BIN) tests/vm-soak $(SOAK_SHORT)
 
 # The user's path on OpenWrt's own userspace in the VM: procd, ubusd, netifd, fw4, rpcd and
 # uhttpd built from source (cached in build/openwrt), the package installed, upgraded and

@@ -2,6 +2,7 @@
 //! topology, 2 usage, 3 I/O (a file or directory that could not be read or written),
 //! 4 the kernel refused the ruleset (nothing changed).
 
+use std::ffi::OsString;
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use fw4_offload::stats::Sources;
 use fw4_offload::topology::Netifd;
 use fw4_offload::ubus::{self, call::call};
 use fw4_offload::{apply, ruleset, System};
+use lexopt::ValueExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -78,7 +80,8 @@ struct Args {
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
-    let (mut root, mut config, mut netifd, mut command) = (None, None, None, None);
+    let (mut root, mut config, mut netifd) = (None, None, None);
+    let mut operands = Vec::new();
     let (mut json, mut dry_run) = (false, false);
     let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
     let mut daemon = daemon::Options::default();
@@ -103,23 +106,12 @@ fn parse_args() -> Result<Args, lexopt::Error> {
                 print!("{USAGE}");
                 std::process::exit(0);
             }
-            Value(v) if command.is_none() => {
-                command = Some(match v.string()?.as_str() {
-                    "print" => Command::Print,
-                    "check" => Command::Check,
-                    "snapshot" => Command::Snapshot(parser.value()?.into()),
-                    "apply" => Command::Apply,
-                    "status" => Command::Status,
-                    "flows" => Command::Flows,
-                    "devices" => Command::Devices,
-                    "daemon" => Command::Daemon,
-                    other => return Err(format!("unknown command '{other}'").into()),
-                });
-            }
+            // Options may follow the command, and its operand: `snapshot --json OUT`.
+            Value(v) => operands.push(v),
             _ => return Err(arg.unexpected()),
         }
     }
-    let command = command.ok_or("no command given")?;
+    let command = command(operands)?;
     let query = query::from_args(limit, offset, proto.as_deref(), hw).map_err(|e| e.to_string())?;
     Ok(Args {
         root,
@@ -131,6 +123,32 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         daemon,
         command,
     })
+}
+
+/// The command and its operands: `snapshot` takes the output directory, the others none.
+fn command(operands: Vec<OsString>) -> Result<Command, lexopt::Error> {
+    let mut operands = operands.into_iter();
+    let name = operands.next().ok_or("no command given")?.string()?;
+    let command = match name.as_str() {
+        "print" => Command::Print,
+        "check" => Command::Check,
+        "snapshot" => Command::Snapshot(
+            operands
+                .next()
+                .ok_or("snapshot: no output directory given")?
+                .into(),
+        ),
+        "apply" => Command::Apply,
+        "status" => Command::Status,
+        "flows" => Command::Flows,
+        "devices" => Command::Devices,
+        "daemon" => Command::Daemon,
+        other => return Err(format!("unknown command '{other}'").into()),
+    };
+    match operands.next() {
+        Some(extra) => Err(format!("{name}: unexpected argument {extra:?}").into()),
+        None => Ok(command),
+    }
 }
 
 impl Args {

@@ -10,6 +10,13 @@ fn run(args: &[&str]) -> Output {
         .expect("run fw4-offload")
 }
 
+/// A fresh copy of directory `from` (a golden case) at `to`.
+fn copy_dir(from: &str, to: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let status = Command::new("cp").args(["-r", from]).arg(to).status();
+    assert!(status.unwrap().success(), "cp -r {from}");
+}
+
 /// (case under tests/bad, exit code, the one line stderr must hold exactly)
 const BAD_INPUT: &[(&str, i32, &str)] = &[
     (
@@ -71,6 +78,8 @@ fn usage_errors_exit_2() {
         &["frobnicate"],
         &["--bogus", "check"],
         &["snapshot"],
+        &["snapshot", "a", "b"],
+        &["check", "extra"],
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -231,13 +240,7 @@ fn snapshot_netifd_view_is_read_with_the_snapshot() {
     );
 
     let root = std::env::temp_dir().join(format!("fw4-offload-cli-netifd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    assert!(Command::new("cp")
-        .args(["-r", case])
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    copy_dir(case, &root);
     std::fs::write(root.join("netifd.json"), text).unwrap();
     let out = run(&["--root", root.to_str().unwrap(), "check"]);
     assert!(
@@ -248,4 +251,50 @@ fn snapshot_netifd_view_is_read_with_the_snapshot() {
     let expected = std::fs::read_to_string(format!("{case}/check.txt")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// `snapshot` with options after the command, as on a router: the output goes where the
+/// operand says (not into a directory named `--json`), the JSON answer says so, no
+/// secret survives in any of UCI's forms, and the snapshot decides as the original did.
+#[test]
+fn snapshot_json_redacts_and_reproduces_check() {
+    let case = "tests/golden/mt7621-dsa-pppoe";
+    let tmp = std::env::temp_dir().join(format!("fw4-offload-cli-snap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (root, out) = (tmp.join("root"), tmp.join("out"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    copy_dir(case, &root);
+    let network = root.join("etc/config/network");
+    let mut text = std::fs::read_to_string(&network).unwrap();
+    text += "\nconfig interface 'vpn'\n\toption proto 'wireguard'; option private_key 'PRIV\nKEY2NDLINE'\n\
+             \toption username 'me'; option password 'hunter2' # old: hunter1\n";
+    std::fs::write(&network, text).unwrap();
+
+    let (root, out) = (root.to_str().unwrap(), out.to_str().unwrap());
+    let snap = Command::new(env!("CARGO_BIN_EXE_fw4-offload"))
+        .args(["--root", root, "snapshot", "--json", out])
+        .current_dir(&tmp)
+        .output()
+        .unwrap();
+    assert!(
+        snap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&snap.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&snap.stdout).expect("JSON");
+    assert_eq!(json["path"], out);
+    assert!(!tmp.join("--json").exists());
+
+    let redacted = std::fs::read_to_string(tmp.join("out/etc/config/network")).unwrap();
+    for secret in ["it''s a secret", "secret", "PRIV", "KEY2NDLINE", "hunter"] {
+        assert!(!redacted.contains(secret), "{secret}:\n{redacted}");
+    }
+    assert_eq!(
+        redacted.lines().count(),
+        std::fs::read_to_string(&network).unwrap().lines().count()
+    );
+    // Warnings name file and line: the same lines, in the snapshot's files.
+    let check = |root: &str| String::from_utf8(run(&["--root", root, "--json", "check"]).stdout);
+    assert_eq!(check(out).unwrap(), check(root).unwrap().replace(root, out));
+    std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -1,11 +1,12 @@
 //! Parses every case in tests/uci/ and compares with what real libuci did with it (see
 //! tests/uci/README.md): `uci show` and `uci export` output byte for byte, or for a
-//! broken file an error on the same line.
+//! broken file an error on the same line. A file that parses must read the same, lines
+//! included, once written back by `export_keeping_lines` (redacted snapshots).
 
 use std::fs;
 use std::path::Path;
 
-use fw4_offload::uci::parse;
+use fw4_offload::uci::{parse, Package};
 
 /// The line libuci named in an error such as
 /// `uci: Parse error (too many arguments) at line 3, byte 14`.
@@ -13,6 +14,15 @@ fn libuci_error_line(error: &str) -> usize {
     let rest = &error[error.find(" at line ").expect("libuci error has a line") + 9..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().expect("line number")
+}
+
+/// Options in name order: `export_keeping_lines` keeps lines, not the order of options
+/// set more than once.
+fn by_name(mut pkg: Package) -> Package {
+    for section in &mut pkg.sections {
+        section.options.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    pkg
 }
 
 fn check(case: &Path) -> Result<(), String> {
@@ -34,6 +44,20 @@ fn check(case: &Path) -> Result<(), String> {
         };
     }
     let pkg = parsed.map_err(|e| format!("libuci parsed it, we failed: {e}"))?;
+    let written = pkg.export_keeping_lines();
+    match parse("config", &written).map(by_name) {
+        Ok(again) if again == by_name(pkg.clone()) => {}
+        Ok(_) => {
+            return Err(format!(
+                "written with its lines, it reads differently:\n{written}"
+            ))
+        }
+        Err(e) => {
+            return Err(format!(
+                "written with its lines, it does not parse: {e}\n{written}"
+            ))
+        }
+    }
     for (file, ours) in [
         ("uci-show.txt", pkg.show()),
         ("uci-export.txt", pkg.export()),

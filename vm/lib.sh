@@ -252,3 +252,54 @@ fw4_adapt() {
 		-e '/ct helper set "rtsp"/d' "$1" |
 		awk '/^[[:space:]]*ct helper rtsp \{/ { skip = 1 } !skip { print } skip && /\}/ { skip = 0 }'
 }
+
+# ------------------------------------------------------------------ the daemon
+# daemon_start DEBOUNCE_MS: `fw4-offload daemon` in the router namespace (ROUTER_LAN_DEV
+# eth0, ROUTER_WAN_DEV eth1) with the config in /tmp/cfg: zone lan on eth0 and r-guest
+# (which tests create and delete with guest_add and guest_del), zone wan on eth1. Its
+# ubusd socket is UBUS_SOCK (default: none, it keeps trying); no syslog (it logs to
+# /tmp/daemon.log). Sets DAEMON.
+daemon_start() {
+	mkdir -p /tmp/cfg
+	cat >/tmp/cfg/firewall <<'UCI'
+config defaults
+	option flow_offloading '1'
+
+config zone
+	option name 'lan'
+	list network 'lan'
+	list network 'guest'
+
+config zone
+	option name 'wan'
+	list network 'wan'
+UCI
+	cat >/tmp/cfg/network <<'UCI'
+config interface 'lan'
+	option device 'eth0'
+
+config interface 'guest'
+	option device 'r-guest'
+
+config interface 'wan'
+	option device 'eth1'
+UCI
+	# ip netns exec execs the daemon itself: $! is its pid (nsx, a function, would fork).
+	/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg \
+		-s "${UBUS_SOCK:-/nonexistent/ubus.sock}" --syslog /nonexistent/log --debounce "$1" daemon 2>/tmp/daemon.log &
+	# shellcheck disable=SC2034 # the caller's
+	DAEMON=$!
+}
+
+# has_device NAME / lacks_device NAME: the router's fw4_offload flowtable lists NAME, or
+# is loaded without it
+has_device() { nsx "$ROUTER_NS" nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q "devices = {.*$1"; }
+lacks_device() {
+	nsx "$ROUTER_NS" nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q 'devices' &&
+		! has_device "$1"
+}
+guest_add() {
+	ip link add r-guest netns "$ROUTER_NS" type veth peer name r-guest-p netns "$ROUTER_NS"
+	nsx "$ROUTER_NS" /sbin/ip link set r-guest up
+}
+guest_del() { nsx "$ROUTER_NS" /sbin/ip link del r-guest; }

@@ -20,6 +20,11 @@
  *       closes it, and prints
  *         traffic client PROTO: sent=N bytes_sent=B received=M bytes_received=R
  *       Exits 0 if every byte came back, 1 otherwise, 2 on usage/socket errors.
+ *
+ *   traffic flood udp [-n COUNT] HOST PORT
+ *       Opens COUNT UDP flows to HOST, one datagram each and no wait for an answer:
+ *       destination ports PORT to PORT+FLOOD_PORTS-1, from as many sockets (each its own
+ *       source port) as COUNT needs. For a conntrack table of COUNT entries.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -47,7 +52,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: traffic server tcp|udp [-b ADDR] PORT\n"
-		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-k MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n");
+		"       traffic client tcp|udp [-n COUNT] [-i MS] [-h MS] [-k MS] [-u FILE] [-s SIZE] [-w MS] [-r FILE] HOST PORT\n"
+		"       traffic flood udp [-n COUNT] HOST PORT\n");
 	exit(2);
 }
 
@@ -276,14 +282,50 @@ static int client(int tcp, const char *host, int port, int count, long interval_
 	return (sent == expected && expected >= count && recv_bytes == sent_bytes) ? 0 : 1;
 }
 
+#define FLOOD_PORTS 32768
+
+static int flood(const char *host, int port, int count)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = parse_addr(host, port, &ss);
+	int fd = -1, sent = 0;
+	if (port < 1 || port + FLOOD_PORTS > 65536)
+		usage();
+	for (int i = 0; i < count; i++) {
+		if (i % FLOOD_PORTS == 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+			if (fd < 0)
+				die("socket");
+		}
+		int p = port + i % FLOOD_PORTS;
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons(p);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(p);
+		/* A full queue (ENOBUFS, EAGAIN) or a port unreachable coming back: try again. */
+		while (sendto(fd, "f", 1, 0, (struct sockaddr *)&ss, sl) < 0) {
+			if (errno != EINTR && errno != ENOBUFS && errno != EAGAIN &&
+			    errno != ECONNREFUSED)
+				die("sendto");
+			if (errno != ECONNREFUSED)
+				sleep_ms(1);
+		}
+		sent++;
+	}
+	printf("traffic flood udp: sent=%d\n", sent);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		usage();
-	int is_server;
+	int is_server, is_flood = !strcmp(argv[1], "flood");
 	if (!strcmp(argv[1], "server"))
 		is_server = 1;
-	else if (!strcmp(argv[1], "client"))
+	else if (!strcmp(argv[1], "client") || is_flood)
 		is_server = 0;
 	else
 		usage();
@@ -321,8 +363,10 @@ int main(int argc, char **argv)
 			usage();
 		return server(tcp, bind_addr, atoi(argv[optind]));
 	}
-	if (optind + 2 != argc || size > 65000)
+	if (optind + 2 != argc || size > 65000 || (is_flood && tcp))
 		usage();
+	if (is_flood)
+		return flood(argv[optind], atoi(argv[optind + 1]), count);
 	return client(tcp, argv[optind], atoi(argv[optind + 1]), count, interval_ms, hold_ms, keepalive_ms,
 		      release_file, size, wait_ms, ready_file);
 }

@@ -68,6 +68,7 @@ fn without_lines(pkg: &Package) -> Package {
         s.line = 0;
         for o in &mut s.options {
             o.line = 0;
+            o.value_lines.clear();
         }
     }
     pkg

@@ -8,6 +8,7 @@ mod state;
 mod transaction;
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,8 @@ pub struct Applied {
     pub changes: Vec<String>,
     /// Set when the kernel refused hardware offload and software was applied instead.
     pub fallback: Option<String>,
+    /// Set when the kernel did not answer the batch, and reading it back found the plan.
+    pub unanswered: Option<String>,
     pub dry_run: bool,
 }
 
@@ -50,7 +53,7 @@ pub struct Loaded {
 /// Reads the loaded state for `check`: what is really there, not what was meant.
 pub fn inspect(ruleset: &Ruleset) -> Result<Loaded> {
     let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
-    let state = KernelState::read(&nft).map_err(|e| Error::io("nf_tables state", e))?;
+    let state = read_state(&nft)?;
     let pending = transaction(ruleset, &state)
         .batch
         .objects()
@@ -65,16 +68,112 @@ pub fn inspect(ruleset: &Ruleset) -> Result<Loaded> {
 }
 
 fn kernel_error(e: BatchError) -> Error {
-    Error::Kernel {
-        object: e.object,
-        source: e.error,
+    match e {
+        BatchError::Refused { object, error, .. }
+            if error.raw_os_error() == Some(libc::ERESTART) =>
+        {
+            Error::Kernel {
+                object: format!("{object} (the ruleset changed after it was read, twice)"),
+                source: error,
+            }
+        }
+        BatchError::Refused { object, error, .. } => Error::Kernel {
+            object,
+            source: error,
+        },
+        BatchError::Send(e) => Error::io("nf_tables batch", e),
+        BatchError::Unanswered(e) => Error::io("no answer to the nf_tables batch", e),
     }
 }
 
+fn read_state(nft: &Nftables) -> Result<KernelState> {
+    KernelState::read(nft).map_err(|e| Error::io("nf_tables state", e))
+}
+
 /// The errors a driver or kernel gives for "no hardware offload here".
-fn refuses_hardware(e: &BatchError) -> bool {
+fn refuses_hardware(e: &io::Error) -> bool {
     // 524 is the kernel-internal ENOTSUPP, which some drivers leak.
-    matches!(e.error.raw_os_error(), Some(libc::EOPNOTSUPP | 524))
+    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | 524))
+}
+
+/// What one batch did: its changes, and how its outcome became known.
+struct Sent {
+    changes: Vec<String>,
+    unanswered: Option<String>,
+}
+
+enum NotSent {
+    /// The kernel refused just the flowtable's hardware offload.
+    Hardware(BatchError),
+    Failed(Error),
+}
+
+/// Sends the batch that takes the kernel from `state` to `ruleset`. A batch the kernel
+/// refuses as stale (ERESTART: fw4 reloaded after `state` was read) is built again
+/// from a fresh read, once; `state` is then that read. When the kernel does not answer,
+/// reading it back tells whether it holds `ruleset` now.
+fn send(
+    nft: &Nftables,
+    ruleset: &Ruleset,
+    state: &mut KernelState,
+    dry_run: bool,
+) -> std::result::Result<Sent, NotSent> {
+    let mut retried = false;
+    loop {
+        let t = transaction(ruleset, state);
+        let changes: Vec<String> = t.batch.objects().map(str::to_string).collect();
+        let sent = match dry_run {
+            true => nft.check(t.batch),
+            false => nft.commit(t.batch),
+        };
+        let unanswered = match sent {
+            Ok(()) => None,
+            Err(e) if e.is_stale() && !retried => {
+                log::info!("the ruleset changed after it was read (ERESTART): reading it again");
+                retried = true;
+                *state = read_state(nft).map_err(NotSent::Failed)?;
+                continue;
+            }
+            // A check-only batch changes nothing: no answer is just a failure.
+            Err(BatchError::Unanswered(e)) if !dry_run => {
+                Some(read_back(nft, ruleset, e).map_err(NotSent::Failed)?)
+            }
+            Err(e) => {
+                return Err(match e.refusal() {
+                    Some((seq, error))
+                        if t.hw_flowtable_seq == Some(seq) && refuses_hardware(error) =>
+                    {
+                        NotSent::Hardware(e)
+                    }
+                    _ => NotSent::Failed(kernel_error(e)),
+                })
+            }
+        };
+        return Ok(Sent {
+            changes,
+            unanswered,
+        });
+    }
+}
+
+/// After a batch without an answer: the note that reading the kernel back found
+/// `ruleset` loaded, or the error that says what it holds instead.
+fn read_back(nft: &Nftables, ruleset: &Ruleset, silence: io::Error) -> Result<String> {
+    let state = read_state(nft)?;
+    let t = transaction(ruleset, &state);
+    let pending: Vec<&str> = t.batch.objects().collect();
+    match pending.as_slice() {
+        [] => Ok(format!(
+            "no answer from the kernel ({silence}); read back, it holds the plan"
+        )),
+        _ => Err(kernel_error(BatchError::Unanswered(io::Error::new(
+            silence.kind(),
+            format!(
+                "{silence}; read back, the kernel does not hold the plan: {}",
+                pending.join("; ")
+            ),
+        )))),
+    }
 }
 
 /// Applies `plan(None)`; `plan(Some(refusal))` when the kernel refuses its hardware
@@ -84,41 +183,35 @@ pub fn apply(
     dry_run: bool,
 ) -> Result<Applied> {
     let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
-    let state = KernelState::read(&nft).map_err(|e| Error::io("nf_tables state", e))?;
-    let send = |batch: Batch| {
-        if dry_run {
-            nft.check(batch)
-        } else {
-            nft.commit(batch)
-        }
-    };
-
+    let mut state = read_state(&nft)?;
     let wanted = plan(None);
     let ruleset = Ruleset::from_plan(&wanted);
-    let t = transaction(&ruleset, &state);
-    let changes: Vec<String> = t.batch.objects().map(str::to_string).collect();
-    let refused = match send(t.batch) {
-        Ok(()) => {
+    let refused = match send(&nft, &ruleset, &mut state, dry_run) {
+        Ok(sent) => {
             return Ok(Applied {
                 plan: wanted,
-                changes,
+                changes: sent.changes,
                 fallback: None,
+                unanswered: sent.unanswered,
                 dry_run,
             })
         }
-        Err(e) if t.hw_flowtable_seq == Some(e.seq) && refuses_hardware(&e) => e,
-        Err(e) => return Err(kernel_error(e)),
+        Err(NotSent::Hardware(e)) => e,
+        Err(NotSent::Failed(e)) => return Err(e),
     };
 
     let refusal = probe_hardware(&nft, &wanted, &ruleset)?;
     let plan = plan(Some(&refusal));
-    let t = transaction(&Ruleset::from_plan(&plan), &state);
-    let changes = t.batch.objects().map(str::to_string).collect();
-    send(t.batch).map_err(kernel_error)?;
+    let ruleset = Ruleset::from_plan(&plan);
+    let sent = send(&nft, &ruleset, &mut state, dry_run).map_err(|n| match n {
+        NotSent::Hardware(e) => kernel_error(e),
+        NotSent::Failed(e) => e,
+    })?;
     Ok(Applied {
         plan,
-        changes,
+        changes: sent.changes,
         fallback: Some(format!("hardware offload refused: {refused}")),
+        unanswered: sent.unanswered,
         dry_run,
     })
 }
@@ -144,13 +237,13 @@ fn probe_hardware(
         .iter()
         .filter(|d| d.decision == Decision::Hardware)
     {
-        let mut batch = Batch::new();
+        let mut batch = Batch::new(None);
         batch.add_table(FAMILY_NFPROTO, PROBE_TABLE);
         let seq = batch.add_flowtable(&hook, std::slice::from_ref(&dev.name), flags);
         match nft.check(batch) {
             Ok(()) => {}
-            Err(e) if e.seq == seq => {
-                refused.insert(dev.name.clone(), e.error.to_string());
+            Err(BatchError::Refused { seq: s, error, .. }) if s == seq => {
+                refused.insert(dev.name.clone(), error.to_string());
             }
             Err(e) => return Err(kernel_error(e)),
         }

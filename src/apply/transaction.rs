@@ -19,7 +19,7 @@ pub struct Transaction {
 
 pub fn transaction(ruleset: &Ruleset, state: &KernelState) -> Transaction {
     let family = FAMILY_NFPROTO;
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(state.generation);
     let mut flowtable_seq = None;
     if ruleset.remove_fw4_offload {
         for handle in &state.fw4_offload_rules {
@@ -117,6 +117,7 @@ mod tests {
     fn loaded(ruleset: &Ruleset) -> KernelState {
         let table = ruleset.table.as_ref().unwrap();
         KernelState {
+            generation: Some(7),
             table: true,
             flowtable: Some(KernelFlowtable {
                 table: TABLE.into(),
@@ -160,7 +161,15 @@ mod tests {
                 "rule in chain fw4_offload forward",
             ]
         );
-        assert_eq!(t.hw_flowtable_seq, Some(2));
+        let batch = t.batch.finish();
+        let hw = batch
+            .objects
+            .iter()
+            .find(|(seq, _)| Some(*seq) == t.hw_flowtable_seq);
+        assert_eq!(
+            hw.unwrap().1,
+            "flowtable fw4_offload ft (devices lan1, wan)"
+        );
     }
 
     #[test]

@@ -161,15 +161,14 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
             }
         }
         if ready(&fds[1]) {
-            match links.drain() {
-                Ok(changes) => {
-                    let now = Instant::now();
-                    changes
-                        .into_iter()
-                        .for_each(|c| debounce.touch(now, c.to_string()));
-                }
-                Err(e) => log::warn!("rtnetlink: {e}"),
+            let mut changes = Vec::new();
+            if let Err(e) = links.drain(&mut changes) {
+                log::warn!("rtnetlink: {e}");
             }
+            let now = Instant::now();
+            changes
+                .into_iter()
+                .for_each(|c| debounce.touch(now, c.to_string()));
         }
         bus.receive(fds.get(2).is_some_and(ready), |inbound| {
             if let bus::Inbound::Event(name) = inbound {

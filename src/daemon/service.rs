@@ -155,6 +155,9 @@ impl Service {
                 ));
             }
         }
+        if let Some(note) = &applied.unanswered {
+            log::warn!("{trigger}: {note}");
+        }
         if let Some(reason) = &applied.fallback {
             log::warn!("{trigger}: {reason}; software offload applied");
             let reasons: Map<String, Json> = applied

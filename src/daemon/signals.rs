@@ -8,12 +8,20 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 static WRITE_END: AtomicI32 = AtomicI32::new(-1);
 
+/// The handler runs between any two instructions of the interrupted code, which may be
+/// about to read errno (a failed recv, say): it keeps errno as it found it.
 extern "C" fn on_signal(signal: libc::c_int) {
+    // SAFETY: errno is the calling thread's own; __errno_location is async-signal-safe.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
     let fd = WRITE_END.load(Ordering::Relaxed);
     let byte = signal as u8;
     // SAFETY: write(2) of one byte from the stack; a full pipe just drops the byte,
     // and a signal already queued there does the same job.
     unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    // SAFETY: as above.
+    unsafe { *errno = saved };
 }
 
 pub struct Signals {
@@ -89,5 +97,25 @@ impl Signals {
 impl AsRawFd for Signals {
     fn as_raw_fd(&self) -> RawFd {
         self.read_end.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write fails here (no pipe yet: EBADF, as a full pipe gives EAGAIN), which
+    /// must not show in the errno the interrupted code reads next.
+    #[test]
+    fn the_handler_keeps_errno() {
+        assert_eq!(
+            WRITE_END.load(Ordering::Relaxed),
+            -1,
+            "no pipe in this test"
+        );
+        // SAFETY: this thread's errno.
+        unsafe { *libc::__errno_location() = libc::EINTR };
+        on_signal(libc::SIGHUP);
+        assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EINTR));
     }
 }

@@ -6,7 +6,7 @@ mod attr;
 mod socket;
 
 pub use attr::{attributes, messages, Attr, Message, MessageWriter};
-pub use socket::Socket;
+pub use socket::{Socket, RECV_BUFFER};
 
 /// Size of `struct nlmsghdr` and `struct nfgenmsg`.
 pub const NLMSG_HDRLEN: usize = 16;

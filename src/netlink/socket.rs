@@ -5,8 +5,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Big enough for any datagram the kernel sends for a dump (it fills up to 32 KiB pages).
-const RECV_BUFFER: usize = 64 * 1024;
-/// The kernel answers a request at once; silence for this long means it never will.
+pub const RECV_BUFFER: usize = 64 * 1024;
+/// The kernel answers a batch at once; silence for this long means it never will.
 const RECV_TIMEOUT_MS: libc::c_int = 5000;
 
 #[derive(Debug)]
@@ -63,20 +63,27 @@ impl Socket {
         Ok(socket)
     }
 
+    /// Sends `buf` to the kernel, which handles it before this returns. A signal that
+    /// interrupts the send leaves nothing sent, so it is sent again.
     pub fn send(&self, buf: &[u8]) -> io::Result<()> {
         // SAFETY: sockaddr_nl is plain data; all-zero is its "kernel, no groups" value.
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: `buf` and `addr` are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                0,
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
+        let sent = loop {
+            // SAFETY: `buf` and `addr` are valid for the lengths given.
+            let sent = unsafe {
+                libc::sendto(
+                    self.fd.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_nl).cast(),
+                    std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+                )
+            };
+            if sent >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break sent;
+            }
         };
         match sent {
             n if n < 0 => Err(io::Error::last_os_error()),
@@ -88,50 +95,42 @@ impl Socket {
         }
     }
 
-    /// One datagram (possibly several messages), waited for at most [`RECV_TIMEOUT_MS`].
+    /// One datagram (possibly several messages) into `buf`, which [`RECV_BUFFER`] bytes
+    /// always fit; returns its length. Waits at most [`RECV_TIMEOUT_MS`]; a signal ends
+    /// the wait with [`io::ErrorKind::Interrupted`], for the caller to wait again.
     ///
     /// The wait is poll(2)'s, not SO_RCVTIMEO's: poll takes an int of milliseconds,
     /// SO_RCVTIMEO a `struct timeval`, whose `time_t` the libc crate declares 32 bits wide
     /// on 32-bit musl targets (mipsel) and musl 1.2 makes 64 bits.
-    pub fn recv(&self) -> io::Result<Vec<u8>> {
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut pollfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        loop {
-            // SAFETY: one pollfd, valid for the call.
-            match unsafe { libc::poll(&mut pollfd, 1, RECV_TIMEOUT_MS) } {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no answer from the kernel in {RECV_TIMEOUT_MS} ms"),
-                    ))
-                }
-                n if n < 0 => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(e);
-                    }
-                }
-                _ => return self.recv_flags(0),
-            }
+        // SAFETY: one pollfd, valid for the call.
+        match unsafe { libc::poll(&mut pollfd, 1, RECV_TIMEOUT_MS) } {
+            0 => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer from the kernel in {RECV_TIMEOUT_MS} ms"),
+            )),
+            n if n < 0 => Err(io::Error::last_os_error()),
+            _ => self.recv_flags(buf, 0),
         }
     }
 
     /// One datagram if one is queued, `None` if none is (for a poll loop draining events).
     /// ENOBUFS means the kernel dropped events because the queue overflowed.
-    pub fn try_recv(&self) -> io::Result<Option<Vec<u8>>> {
-        match self.recv_flags(libc::MSG_DONTWAIT) {
-            Ok(buf) => Ok(Some(buf)),
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+            Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn recv_flags(&self, flags: libc::c_int) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; RECV_BUFFER];
-        // SAFETY: `buf` is valid for RECV_BUFFER bytes.
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for its length.
         let n = unsafe {
             libc::recv(
                 self.fd.as_raw_fd(),
@@ -143,7 +142,6 @@ impl Socket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        buf.truncate(n as usize);
-        Ok(buf)
+        Ok(n as usize)
     }
 }

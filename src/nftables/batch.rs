@@ -1,6 +1,6 @@
 //! One nfnetlink batch: everything in it commits together or not at all.
 
-use super::{msg_type, sys};
+use super::{msg_type, next_seq, sys};
 use crate::netlink::MessageWriter;
 
 const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
@@ -50,31 +50,41 @@ pub struct FlowtableHook<'a> {
 
 pub struct Batch {
     writer: MessageWriter,
-    seq: u32,
+    /// BATCH_BEGIN's sequence number: the kernel's answer for the batch as a whole.
+    begin_seq: u32,
     /// What each message's sequence number stands for, to name the object in errors.
     objects: Vec<(u32, String)>,
 }
 
-impl Default for Batch {
-    fn default() -> Self {
-        Self::new()
-    }
+/// A batch as it is sent: its bytes, and the sequence numbers its answers carry.
+#[derive(Debug)]
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub begin_seq: u32,
+    /// What each message's sequence number stands for, in order.
+    pub objects: Vec<(u32, String)>,
 }
 
 impl Batch {
-    pub fn new() -> Batch {
+    /// A new batch. With `generation` (NFT_MSG_GETGEN's id when the state it was built
+    /// from was read), the kernel refuses it with ERESTART if the ruleset changed since.
+    pub fn new(generation: Option<u32>) -> Batch {
         let mut writer = MessageWriter::new();
+        let begin_seq = next_seq();
         writer.begin(
             sys::NFNL_MSG_BATCH_BEGIN as u16,
             NLM_F_REQUEST,
-            0,
+            begin_seq,
             libc::AF_UNSPEC as u8,
             sys::NFNL_SUBSYS_NFTABLES as u16,
         );
+        if let Some(id) = generation {
+            writer.put_be32(sys::NFNL_BATCH_GENID, id);
+        }
         writer.end();
         Batch {
             writer,
-            seq: 1,
+            begin_seq,
             objects: Vec::new(),
         }
     }
@@ -89,8 +99,7 @@ impl Batch {
     }
 
     fn begin(&mut self, msg: u32, flags: u16, family: u8, what: String) -> u32 {
-        let seq = self.seq;
-        self.seq += 1;
+        let seq = next_seq();
         self.objects.push((seq, what));
         self.writer.begin(
             msg_type(msg),
@@ -343,22 +352,26 @@ impl Batch {
         self.writer.end();
     }
 
-    /// The batch to commit, and what each sequence number stands for.
-    pub fn finish(mut self) -> (Vec<u8>, Vec<(u32, String)>) {
+    /// The batch to commit.
+    pub fn finish(mut self) -> Encoded {
         self.writer.begin(
             sys::NFNL_MSG_BATCH_END as u16,
             NLM_F_REQUEST,
-            self.seq,
+            next_seq(),
             libc::AF_UNSPEC as u8,
             sys::NFNL_SUBSYS_NFTABLES as u16,
         );
         self.writer.end();
-        (self.writer.finish(), self.objects)
+        self.finish_check_only()
     }
 
     /// The batch without its end: the kernel checks every message, reports errors and
     /// then discards it all (what `nft -c` does).
-    pub fn finish_check_only(self) -> (Vec<u8>, Vec<(u32, String)>) {
-        (self.writer.finish(), self.objects)
+    pub fn finish_check_only(self) -> Encoded {
+        Encoded {
+            bytes: self.writer.finish(),
+            begin_seq: self.begin_seq,
+            objects: self.objects,
+        }
     }
 }

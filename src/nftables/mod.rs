@@ -13,8 +13,18 @@ mod batch;
 mod kernel;
 pub mod sys;
 
-pub use batch::{Batch, Expr, FlowtableHook};
+pub use batch::{Batch, Encoded, Expr, FlowtableHook};
 pub use kernel::{BatchError, Counter, KernelFlowtable, KernelRule, Nftables};
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A sequence number no other request of this process has used: an answer the kernel
+/// sends late, to a request given up on, is then never taken for another's (see
+/// `kernel::Answers`).
+fn next_seq() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// `(NFNL_SUBSYS_NFTABLES << 8) | msg`.
 fn msg_type(msg: u32) -> u16 {

@@ -25,6 +25,10 @@ numbers! {
         NFNL_MSG_BATCH_BEGIN = libc::NFNL_MSG_BATCH_BEGIN as u32;
         NFNL_MSG_BATCH_END = libc::NFNL_MSG_BATCH_END as u32;
     }
+    // BATCH_BEGIN's attribute: the generation the batch was built at.
+    u16 {
+        NFNL_BATCH_GENID = libc::NFNL_BATCH_GENID as u16;
+    }
     // enum nf_tables_msg_types
     u32 {
         NFT_MSG_NEWTABLE = libc::NFT_MSG_NEWTABLE as u32;
@@ -36,6 +40,8 @@ numbers! {
         NFT_MSG_DELRULE = libc::NFT_MSG_DELRULE as u32;
         NFT_MSG_NEWSET = libc::NFT_MSG_NEWSET as u32;
         NFT_MSG_NEWSETELEM = libc::NFT_MSG_NEWSETELEM as u32;
+        NFT_MSG_NEWGEN = libc::NFT_MSG_NEWGEN as u32;
+        NFT_MSG_GETGEN = libc::NFT_MSG_GETGEN as u32;
         NFT_MSG_NEWFLOWTABLE = 22;
         NFT_MSG_GETFLOWTABLE = 23;
         NFT_MSG_DELFLOWTABLE = 24;
@@ -54,7 +60,7 @@ numbers! {
     // nft_set_elem_attributes, nft_set_elem_list_attributes, nft_data_attributes,
     // nft_expr_attributes, nft_meta_attributes, nft_lookup_attributes,
     // nft_counter_attributes, nft_offload_attributes, nft_flowtable_attributes,
-    // nft_flowtable_hook_attributes, nft_devices_attributes.
+    // nft_flowtable_hook_attributes, nft_devices_attributes, nft_gen_attributes.
     u16 {
         NFTA_LIST_ELEM = 1;
         NFTA_HOOK_HOOKNUM = 1;
@@ -99,5 +105,6 @@ numbers! {
         NFTA_FLOWTABLE_HOOK_PRIORITY = 2;
         NFTA_FLOWTABLE_HOOK_DEVS = 3;
         NFTA_DEVICE_NAME = 1;
+        NFTA_GEN_ID = 1;
     }
 }

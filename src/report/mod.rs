@@ -39,6 +39,8 @@ pub struct ApplyReport<'a> {
     pub ruleset: Ruleset,
     pub changes: &'a [String],
     pub fallback: Option<&'a str>,
+    /// Set when the kernel did not answer the batch, and reading it back found the plan.
+    pub unanswered: Option<&'a str>,
     pub dry_run: bool,
 }
 
@@ -49,6 +51,7 @@ impl<'a> ApplyReport<'a> {
             ruleset: Ruleset::from_plan(&applied.plan),
             changes: &applied.changes,
             fallback: applied.fallback.as_deref(),
+            unanswered: applied.unanswered.as_deref(),
             dry_run: applied.dry_run,
         }
     }

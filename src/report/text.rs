@@ -52,6 +52,9 @@ impl Display for ApplyReport<'_> {
         if let Some(fallback) = self.fallback {
             writeln!(f, "fallback: {fallback}")?;
         }
+        if let Some(unanswered) = self.unanswered {
+            writeln!(f, "unanswered: {unanswered}")?;
+        }
         write_plan(f, self.plan)
     }
 }

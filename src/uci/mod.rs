@@ -59,6 +59,8 @@ pub struct UciOption {
     pub is_list: bool,
     /// Line of the last statement that set this option.
     pub line: usize,
+    /// Line of the statement that added each value (a list's values come from several).
+    pub value_lines: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,8 +165,10 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                         let option = &mut section.options[i];
                         if list {
                             option.values.push(value);
+                            option.value_lines.push(line);
                         } else {
                             option.values = vec![value];
+                            option.value_lines = vec![line];
                         }
                         option.is_list = list;
                         option.line = line;
@@ -176,6 +180,7 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                             values: vec![value],
                             is_list: list,
                             line,
+                            value_lines: vec![line],
                         });
                     }
                 }

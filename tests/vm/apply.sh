@@ -10,6 +10,11 @@
 #     in place and the connections established before stay offloaded;
 #   - hardware asked for where the kernel refuses it (veth): software with the reason;
 #   - a failing apply (a device gone between plan and apply) leaves the ruleset as it was;
+#   - without CAP_NET_ADMIN the kernel's EPERM comes back at once, nothing changes; the
+#     batch tests (tests/nftables_batch.rs) pass on this kernel: a batch refused as a
+#     whole and a stale generation (NFNL_BATCH_GENID) answered as such;
+#   - the batch's answer never read (strace turns that receive into the timeout's EAGAIN):
+#     apply reads the kernel back and reports that it holds the plan;
 #   - offloading off removes the table.
 ROUTER_LAN_DEV=eth0
 ROUTER_WAN_DEV=eth1
@@ -193,15 +198,46 @@ echo 99 >/tmp/ghost/sys/class/net/ghost0/ifindex
 printf "config interface 'ghost'\n\toption device 'ghost0'\n" >>/tmp/ghost/etc/config/network
 sed -i "s/list network 'ifeth1'/list network 'ifeth1'\n\tlist network 'ghost'/" /tmp/ghost/etc/config/firewall
 sed -i "s/flow_offloading_hw '1'/flow_offloading_hw '0'/" /tmp/ghost/etc/config/firewall
-# -s: counters keep counting whatever happens to the ruleset.
-router_nft -s list ruleset >/tmp/ruleset.before
-out=$(fw4o --root /tmp/ghost apply 2>&1)
-rc=$?
-echo "$out"
-router_nft -s list ruleset >/tmp/ruleset.after
+# refused COMMAND...: runs it, with the ruleset before and after it in /tmp/ruleset.*
+# (-s: counters keep counting whatever happens to the ruleset); sets out and rc.
+refused() {
+	router_nft -s list ruleset >/tmp/ruleset.before
+	out=$("$@" 2>&1)
+	rc=$?
+	echo "$out"
+	router_nft -s list ruleset >/tmp/ruleset.after
+}
+refused fw4o --root /tmp/ghost apply
 check "a failing apply exits 4" test $rc -eq 4
 check "a failing apply names the object" has 'the kernel refused flowtable fw4_offload ft: add devices ghost0' "$out"
 check "a failing apply leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
+
+# Without CAP_NET_ADMIN: the kernel says EPERM to the first request, at once.
+refused nsx "$ROUTER_NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+	fw4-offload --config /tmp/cfg apply
+check "an apply without CAP_NET_ADMIN exits 3" test $rc -eq 3
+check "it gives the kernel's errno" has 'Operation not permitted' "$out"
+check "and leaves the ruleset byte for byte" cmp /tmp/ruleset.before /tmp/ruleset.after
+out=$(nsx "$ROUTER_NS" nftables-batch --test-threads=1 2>&1)
+rc=$?
+echo "$out" | grep -E '^test |test result' || echo "$out" | tail -n 5
+check "batches on this kernel: refused as a whole, stale generation (nftables_batch)" test $rc -eq 0
+
+# The answer to the batch lost: strace makes the first receive after the batch fail
+# with EAGAIN, as the socket's receive timeout would. Which receive that is comes from
+# a dry run from the same state (same requests, then the batch, the last send).
+write_config 0 eth0 r-lan2 eth1
+nsx "$ROUTER_NS" strace -f -o /tmp/dry.trace -e trace=sendto,recvfrom \
+	fw4-offload --config /tmp/cfg apply --dry-run >/dev/null 2>&1
+nth=$(awk '/sendto\(/ { before = n } /recvfrom\(/ { n++ } END { print before + 1 }' /tmp/dry.trace)
+out=$(nsx "$ROUTER_NS" strace -f -o /dev/null -e trace=recvfrom \
+	-e inject=recvfrom:error=EAGAIN:when="$nth" fw4-offload --config /tmp/cfg apply 2>&1)
+rc=$?
+echo "$out"
+check "an unanswered batch that took effect: apply succeeds" test $rc -eq 0
+check "it says the answer was missing and what reading back found" \
+	has 'unanswered: no answer from the kernel (Resource temporarily unavailable (os error 11)); read back, it holds the plan' "$out"
+check "and the kernel holds the plan" flowtable_is 'devices = { eth0, eth1, r-lan2 }'
 
 sed -i "s/flow_offloading '1'/flow_offloading '0'/" /tmp/cfg/firewall
 out=$(fw4o --config /tmp/cfg apply 2>&1)

@@ -22,8 +22,6 @@ DEBOUNCE=100
 FOLLOW_LIMIT_CS=300
 fw4o() { nsx "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock "$@"; }
 router_nft() { nsx "$ROUTER_NS" nft "$@"; }
-has_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q "devices = {.*$1"; }
-lacks_device() { router_nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q 'devices' && ! has_device "$1"; }
 now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 # follow WHAT COMMAND...: centiseconds until COMMAND holds (polled), or -1 after 10 s
 follow() {
@@ -31,41 +29,13 @@ follow() {
 	wait_for 10 "$@" || { echo -1; return; }
 	echo $(($(now_cs) - _start))
 }
-fds() { ls /proc/$DAEMON/fd | wc -l; }
-rss() { awk '/^VmRSS/ { print $2 }' /proc/$DAEMON/status; }
+fds() { ls /proc/"$DAEMON"/fd | wc -l; }
+rss() { awk '/^VmRSS/ { print $2 }' /proc/"$DAEMON"/status; }
 
 topo_up
 echo "kernel $(uname -r)"
 
-mkdir -p /tmp/cfg
-cat >/tmp/cfg/firewall <<'EOF'
-config defaults
-	option flow_offloading '1'
-
-config zone
-	option name 'lan'
-	list network 'lan'
-	list network 'guest'
-
-config zone
-	option name 'wan'
-	list network 'wan'
-EOF
-cat >/tmp/cfg/network <<'EOF'
-config interface 'lan'
-	option device 'eth0'
-
-config interface 'guest'
-	option device 'r-guest'
-
-config interface 'wan'
-	option device 'eth1'
-EOF
-
-# ip netns exec execs the daemon itself: $! is its pid (nsx, a function, would fork).
-/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/cfg -s /nonexistent/ubus.sock \
-	--syslog /nonexistent/log --debounce $DEBOUNCE daemon 2>/tmp/daemon.log &
-DAEMON=$!
+daemon_start "$DEBOUNCE"
 check "the daemon applies at start" wait_for 10 has_device eth1
 check "r-guest, missing, is not in the flowtable" lacks_device r-guest
 
@@ -78,11 +48,6 @@ start_flows() {
 start_flows
 still_offloaded() { ct_offloaded tcp 5001 && ct_offloaded udp 5002; }
 
-guest_add() {
-	ip link add r-guest netns $ROUTER_NS type veth peer name r-guest-p netns $ROUTER_NS
-	nsx "$ROUTER_NS" /sbin/ip link set r-guest up
-}
-guest_del() { nsx "$ROUTER_NS" /sbin/ip link del r-guest; }
 
 guest_add
 t=$(follow has_device r-guest)
@@ -110,7 +75,7 @@ while [ $i -lt "$CYCLES" ]; do
 	[ "$t" -lt 0 ] && missed=$((missed + 1))
 	[ "$t" -gt "$slowest" ] && slowest=$t
 	i=$((i + 1))
-	# Halfway: the first half warms the allocator up; the second must not grow with it.
+	# Halfway: growth in each half is measured.
 	[ $i -eq $((CYCLES / 2)) ] && rss_half=$(rss)
 done
 fds1=$(fds)
@@ -119,7 +84,11 @@ echo "$CYCLES cycles: slowest follow ${slowest}0 ms; descriptors $fds0 -> $fds1;
 check "every one of $CYCLES creates and deletes was followed" test $missed -eq 0
 check "no descriptor leaked over $CYCLES cycles ($fds0 -> $fds1)" test "$fds0" -eq "$fds1"
 check "memory stable over $CYCLES cycles ($rss0 -> $rss1 KiB, bound +256)" test "$rss1" -le $((rss0 + 256))
-check "no growth in the second half ($rss_half -> $rss1 KiB, bound +32)" test "$rss1" -le $((rss_half + 32))
+# RSS moves in steps: the heap's top extends once, by 64 to 96 KiB, in whichever half
+# (6.12: 2408 -> 2476 -> 2476 KiB; 6.1: 2464 -> 2464 -> 2556 KiB). A leak grows in both.
+grew_first=$((rss_half - rss0)) grew_second=$((rss1 - rss_half))
+check "no growth in both halves, as a leak would show ($grew_first and $grew_second KiB, bound +32 in one)" \
+	test "$grew_first" -le 32 -o "$grew_second" -le 32
 check "the flows stay [OFFLOAD] through $CYCLES cycles" still_offloaded
 # A deleted device leaves the flowtable by the kernel's own hand (its hook goes with the
 # device), so deletes find nothing left to apply: about one apply a cycle is logged.
@@ -156,8 +125,8 @@ release_client udp1
 wait_client tcp1 >/dev/null
 wait_client udp1 >/dev/null
 
-kill -TERM $DAEMON
-wait $DAEMON
+kill -TERM "$DAEMON"
+wait "$DAEMON"
 check "SIGTERM stops the daemon cleanly" test $? -eq 0
 check "the log ends with stopped" grep -q 'info: stopped' /tmp/daemon.log
 echo "--- daemon log (first lines)"
