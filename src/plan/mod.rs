@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Mode, Warnings};
 use crate::error::Result;
-use crate::topology::{resolve_lower, Leaf, LinkSource, Netifd};
+use crate::topology::{resolve_lower, Leaf, LinkCache, LinkSource, Netifd};
 
 pub use zones::{zone_devices, ZoneDevice};
 
@@ -109,6 +109,7 @@ pub fn build(
     }
     // Read the whole config (and report its errors) before looking at devices.
     let covered = zone_devices(config, netifd, warnings)?;
+    let links = &LinkCache::new(links);
     let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
     for zd in &covered {
         for (name, via, decision, reason) in decide(config, links, zd)? {

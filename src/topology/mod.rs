@@ -13,6 +13,9 @@ mod netifd;
 mod resolve;
 pub mod sysfs;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 pub use netifd::{Netifd, NetifdInterface};
@@ -65,17 +68,74 @@ pub struct Link {
     pub lowers: Vec<String>,
     /// `brif/` entries of a bridge.
     pub ports: Vec<String>,
-    /// Driver bound to the parent device (`device/uevent` DRIVER=).
-    pub driver: Option<String>,
-    /// `hw-tc-offload`: the driver takes tc/flowtable offload requests.
-    pub hw_tc_offload: Feature,
 }
 
-/// Where device facts come from: the running kernel or a snapshot of one.
+/// Where device facts come from: the running kernel or a snapshot of one. What a device
+/// is and what it is stacked on come with [`LinkSource::link`]; the facts only a hardware
+/// decision needs are asked for on their own, for the devices that decision is about.
 pub trait LinkSource {
     /// The device, or `None` if no such device exists.
     fn link(&self, name: &str) -> Result<Option<Link>>;
 
+    /// The driver bound to the device's parent (`device/uevent` DRIVER=); `None` for a
+    /// virtual device.
+    fn driver(&self, name: &str) -> Result<Option<String>>;
+
+    /// `hw-tc-offload`: whether the driver takes tc/flowtable offload requests.
+    fn hw_tc_offload(&self, name: &str) -> Result<Feature>;
+
     /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
     fn module_param(&self, module: &str, name: &str) -> Result<Option<String>>;
+}
+
+/// Reads each device fact once: a plan asks about a DSA conduit for every port on it, and
+/// about a device again for every zone path that reaches it.
+pub struct LinkCache<'a> {
+    source: &'a dyn LinkSource,
+    links: RefCell<HashMap<String, Option<Link>>>,
+    drivers: RefCell<HashMap<String, Option<String>>>,
+    features: RefCell<HashMap<String, Feature>>,
+}
+
+impl<'a> LinkCache<'a> {
+    pub fn new(source: &'a dyn LinkSource) -> LinkCache<'a> {
+        LinkCache {
+            source,
+            links: RefCell::default(),
+            drivers: RefCell::default(),
+            features: RefCell::default(),
+        }
+    }
+}
+
+/// `cache[name]`, read from the source the first time.
+fn cached<T: Clone>(
+    cache: &RefCell<HashMap<String, T>>,
+    name: &str,
+    read: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if let Some(value) = cache.borrow().get(name) {
+        return Ok(value.clone());
+    }
+    let value = read()?;
+    cache.borrow_mut().insert(name.to_string(), value.clone());
+    Ok(value)
+}
+
+impl LinkSource for LinkCache<'_> {
+    fn link(&self, name: &str) -> Result<Option<Link>> {
+        cached(&self.links, name, || self.source.link(name))
+    }
+
+    fn driver(&self, name: &str) -> Result<Option<String>> {
+        cached(&self.drivers, name, || self.source.driver(name))
+    }
+
+    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
+        cached(&self.features, name, || self.source.hw_tc_offload(name))
+    }
+
+    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
+        self.source.module_param(module, name)
+    }
 }
