@@ -162,7 +162,7 @@ fn compute(args: &Args, system: &System, method: &str) -> Result<Json, Error> {
         "flows" => {
             let page = sources
                 .flows(&args.query)
-                .map_err(|e| Error::io(&sources.conntrack, std::io::Error::other(e)))?;
+                .map_err(|e| Error::io("conntrack", std::io::Error::other(e)))?;
             serde_json::json!(page)
         }
         "devices" => serde_json::json!({ "devices": system.run()?.plan.devices }),

@@ -163,15 +163,17 @@ pub fn render_status(status: &Json) -> String {
             let n = |group: &str, key: &str| flows[group][key].as_u64().unwrap_or(0);
             writeln!(
                 out,
-                "flows: {} of {} offloaded ({} software, {} hardware); tcp {}+{}, udp {}+{}",
+                "flows: {} of {} offloaded ({} software, {} hardware); tcp {}+{}, udp {}+{} \
+                 (read from {})",
                 n("all", "software") + n("all", "hardware"),
-                n("all", "total"),
+                flows["total"].as_u64().unwrap_or(0),
                 n("all", "software"),
                 n("all", "hardware"),
                 n("tcp", "software"),
                 n("tcp", "hardware"),
                 n("udp", "software"),
                 n("udp", "hardware"),
+                s(&flows["source"]),
             )
         }
     };

@@ -19,6 +19,7 @@ use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
 use crate::plan::{DevicePlan, OffloadPlan};
 use crate::stats::conntrack::{self, Page, Query, Summary};
 use crate::stats::ppe::{self, State};
+use crate::stats::Conntrack;
 use crate::topology::{LinkSource, WED_DRIVERS};
 use crate::ubus::blobmsg::{List, Value};
 
@@ -28,20 +29,26 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// Where the live statistics are read from.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub conntrack: PathBuf,
+    pub conntrack: Conntrack,
     /// Holds the `ppeN/` directories of mtk_eth_soc.
     pub debugfs: PathBuf,
 }
 
 impl Sources {
+    /// This system: conntrack over ctnetlink (or /proc), debugfs.
     pub fn live() -> Sources {
-        Sources::under(Path::new("/"))
+        Sources {
+            conntrack: Conntrack::Kernel {
+                fallback: PathBuf::from("/proc/net/nf_conntrack"),
+            },
+            ..Sources::under(Path::new("/"))
+        }
     }
 
     /// A tree laid out like a router's: `proc/net/nf_conntrack`, `sys/kernel/debug/ppeN`.
     pub fn under(root: &Path) -> Sources {
         Sources {
-            conntrack: root.join("proc/net/nf_conntrack"),
+            conntrack: Conntrack::File(root.join("proc/net/nf_conntrack")),
             debugfs: root.join("sys/kernel/debug"),
         }
     }
@@ -52,15 +59,14 @@ impl Sources {
             .map_err(|e| with_path(path, e))
     }
 
-    /// Offloaded flows by protocol and state, in one streaming pass.
+    /// Offloaded flows by protocol, and the table's size.
     pub fn flow_summary(&self) -> Result<Summary, String> {
-        Summary::read(Self::open(&self.conntrack)?).map_err(|e| with_path(&self.conntrack, e))
+        self.conntrack.summary()
     }
 
     /// One page of offloaded flows.
     pub fn flows(&self, query: &Query) -> Result<Page, String> {
-        conntrack::list(Self::open(&self.conntrack)?, query)
-            .map_err(|e| with_path(&self.conntrack, e))
+        self.conntrack.flows(query)
     }
 
     /// Every `ppeN` directory, in order; none on a system without a MediaTek PPE.

@@ -21,6 +21,8 @@ impl AsRawFd for Socket {
 }
 
 impl Socket {
+    pub const DUMP_BUFFER: usize = RECV_BUFFER;
+
     fn open(protocol: libc::c_int) -> io::Result<Socket> {
         // SAFETY: plain socket(2); the descriptor is owned by the OwnedFd from here on.
         let fd = unsafe {
@@ -123,7 +125,15 @@ impl Socket {
 
     fn recv_flags(&self, flags: libc::c_int) -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; RECV_BUFFER];
-        // SAFETY: `buf` is valid for RECV_BUFFER bytes.
+        let n = self.recv_into(&mut buf, flags)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// One datagram into `buf` (a dump reads thousands through the same buffer); its
+    /// length. A buffer of [`Socket::DUMP_BUFFER`] bytes holds any the kernel sends.
+    pub fn recv_into(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for its length.
         let n = unsafe {
             libc::recv(
                 self.fd.as_raw_fd(),
@@ -135,7 +145,6 @@ impl Socket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        buf.truncate(n as usize);
-        Ok(buf)
+        Ok(n as usize)
     }
 }
