@@ -143,23 +143,3 @@ fn over_long_and_broken_lines_are_counted_not_fatal() {
         (1, 1)
     );
 }
-
-/// For bench/conntrack: the summary of the table at `$STATS_CONNTRACK` (a file, or
-/// /proc/net/nf_conntrack), one line of counts.
-#[test]
-#[ignore = "run by bench/conntrack"]
-fn bench_summary_of_file() {
-    let path = std::env::var("STATS_CONNTRACK").expect("STATS_CONNTRACK=table");
-    let file = std::io::BufReader::new(fs::File::open(path).unwrap());
-    let s = Summary::read(file, "table").unwrap();
-    println!(
-        "summary: total {} software {} hardware {} tcp {} udp {} other {} malformed {}",
-        s.total,
-        s.all.software,
-        s.all.hardware,
-        s.tcp.software + s.tcp.hardware,
-        s.udp.software + s.udp.hardware,
-        s.other.software + s.other.hardware,
-        s.skipped.malformed
-    );
-}
