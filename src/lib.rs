@@ -1,8 +1,21 @@
-//! fw4-offload: UCI config → zones and devices → offload plan → nftables ruleset.
+//! fw4-offload: flow offloading for firewall4 that fits the topology and says why.
 //!
-//! The pipeline, one module per step: [`uci`] (files) → [`config`] (typed options) →
-//! [`topology`] (devices as the kernel shows them) → [`plan`] (per-device decisions with
-//! reasons) → [`ruleset`] (the nftables objects, rendered as text or netlink).
+//! One folder for each step, in the order data flows:
+//! 1. [`config`]: `/etc/config/{firewall,network,sqm}`, parsed by [`uci`] as libuci does,
+//!    into typed options.
+//! 2. [`topology`]: the devices the zones cover and every fact the decisions use, read
+//!    once from sysfs, ethtool and netifd, or from a snapshot.
+//! 3. [`plan`]: each device hardware, software, excluded or skipped, with the reason; a
+//!    pure function of config, topology and what the kernel refused.
+//! 4. [`ruleset`]: the nftables objects the plan needs, rendered as nft text or netlink.
+//! 5. [`apply`]: the kernel brought to the ruleset in one batch ([`nftables`] over
+//!    [`netlink`]); when it refuses hardware offload, the plan made with its answers.
+//! 6. [`report`]: `check`, `apply`, `status`, `devices`, `flows`, each one typed value
+//!    serialized for ubus and `--json` and rendered as text, with the live statistics
+//!    from [`stats`].
+//!
+//! [`System`] says where a run reads from; [`daemon`] runs steps 2 to 6 on every trigger
+//! and answers on [`ubus`]; [`snapshot`] copies what steps 1 and 2 read.
 
 pub mod apply;
 pub mod config;
@@ -15,7 +28,6 @@ pub mod report;
 pub mod ruleset;
 pub mod snapshot;
 pub mod stats;
-pub mod status;
 pub mod topology;
 pub mod ubus;
 pub mod uci;
@@ -24,10 +36,10 @@ use std::path::PathBuf;
 
 use config::{Config, Warnings};
 use error::Result;
-use plan::OffloadPlan;
+use plan::{HardwareRefusal, OffloadPlan};
 use ruleset::Ruleset;
 use topology::sysfs::SysfsLinks;
-use topology::Netifd;
+use topology::{Netifd, Topology};
 
 /// Where a run reads from: a router's own files and kernel, or a snapshot of them.
 pub struct System {
@@ -38,7 +50,17 @@ pub struct System {
     pub netifd: Option<Netifd>,
 }
 
-/// Everything one pass of the pipeline produces.
+/// What a run decides over: the config and the topology, each read once, and what they
+/// warned about on the way.
+#[derive(Debug)]
+pub struct Inputs {
+    pub config: Config,
+    pub topology: Topology,
+    pub warnings: Vec<config::Warning>,
+}
+
+/// Everything one pass of the pipeline produces; as text (`Display`, in [`report`]) it
+/// is what `check` prints for a snapshot.
 #[derive(Debug, serde::Serialize)]
 pub struct Outcome {
     pub plan: OffloadPlan,
@@ -66,15 +88,36 @@ impl System {
         }
     }
 
-    pub fn run(&self) -> Result<Outcome> {
+    /// Reads the config, then the topology it names: all the reading a run does.
+    pub fn read(&self) -> Result<Inputs> {
         let mut warnings = Warnings::default();
         let config = Config::load(&self.config_dir, &mut warnings)?;
-        let plan = plan::build(&config, &self.links, self.netifd.as_ref(), &mut warnings)?;
-        let ruleset = Ruleset::from_plan(&plan);
-        Ok(Outcome {
-            plan,
-            ruleset,
+        let topology = Topology::read(&config, self.netifd.as_ref(), &self.links, &mut warnings)?;
+        Ok(Inputs {
+            config,
+            topology,
             warnings: warnings.0,
         })
+    }
+
+    /// The whole pipeline up to the ruleset.
+    pub fn run(&self) -> Result<Outcome> {
+        Ok(self.read()?.outcome())
+    }
+}
+
+impl Inputs {
+    /// The plan; `refusal` once the kernel has refused hardware offload.
+    pub fn plan(&self, refusal: Option<&HardwareRefusal>) -> OffloadPlan {
+        plan::build(&self.config, &self.topology, refusal)
+    }
+
+    pub fn outcome(self) -> Outcome {
+        let plan = self.plan(None);
+        Outcome {
+            ruleset: Ruleset::from_plan(&plan),
+            plan,
+            warnings: self.warnings,
+        }
     }
 }

@@ -2,18 +2,22 @@
 //! topology, 2 usage, 3 I/O (a file or directory that could not be read or written),
 //! 4 the kernel refused the ruleset (nothing changed).
 
-use std::io::Write;
+use std::fmt::Display;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use fw4_offload::daemon::{self, OBJECT};
 use fw4_offload::error::Error;
+use fw4_offload::report::{query, ApplyReport, Check, Devices, SnapshotReport, Source, Status};
 use fw4_offload::stats::conntrack::Query;
-use fw4_offload::status::{self, Sources, Status};
+use fw4_offload::stats::Sources;
 use fw4_offload::topology::Netifd;
 use fw4_offload::ubus::{self, call::call};
-use fw4_offload::{apply, report, ruleset, System};
+use fw4_offload::{apply, ruleset, System};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 const USAGE: &str = "\
@@ -116,7 +120,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         }
     }
     let command = command.ok_or("no command given")?;
-    let query = status::query(limit, offset, proto.as_deref(), hw).map_err(|e| e.to_string())?;
+    let query = query::from_args(limit, offset, proto.as_deref(), hw).map_err(|e| e.to_string())?;
     Ok(Args {
         root,
         config,
@@ -145,7 +149,7 @@ fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
         return None; // the daemon knows this system only
     }
     let params = match method {
-        "flows" => status::query_to_ubus(&args.query),
+        "flows" => query::to_ubus(&args.query),
         _ => Map::new(),
     };
     match call(&args.daemon.ubus, OBJECT, method, &params, CALL_TIMEOUT) {
@@ -155,32 +159,57 @@ fn ask_daemon(args: &Args, method: &str) -> Option<Result<Json, Error>> {
     }
 }
 
-/// `status`, `flows` or `devices` computed here, as the daemon would answer.
-fn compute(args: &Args, system: &System, method: &str) -> Result<Json, Error> {
-    let sources = args.sources();
-    Ok(match method {
-        "flows" => {
-            let page = sources
-                .flows(&args.query)
-                .map_err(|e| Error::io("conntrack", std::io::Error::other(e)))?;
-            serde_json::json!(page)
-        }
-        "devices" => serde_json::json!({ "devices": system.run()?.plan.devices }),
-        _ => {
-            let outcome = system.run()?;
-            // A snapshot has no kernel to ask.
-            let loaded = match args.root {
-                Some(_) => Err("a snapshot has no kernel state".to_string()),
-                None => apply::inspect(&outcome.ruleset).map_err(|e| e.to_string()),
-            };
-            let status =
-                Status::gather("cli", &outcome.plan, loaded, &sources, &system.links, None);
-            serde_json::json!(status)
-        }
-    })
+/// `status`, `flows` or `devices`: the daemon's answer when it runs, else `compute`'s.
+/// With `--json` a daemon's answer is printed as it came; for text it is read back into
+/// the report it was made from.
+fn ask<R>(
+    args: &Args,
+    method: &str,
+    compute: impl FnOnce() -> Result<R, Error>,
+) -> Result<String, Error>
+where
+    R: Serialize + DeserializeOwned + Display,
+{
+    let report: R = match ask_daemon(args, method) {
+        None => compute()?,
+        Some(answer) if args.json => return answer.map(|json| to_json(&json)),
+        Some(answer) => serde_json::from_value(answer?).map_err(|e| {
+            let e = io::Error::new(io::ErrorKind::InvalidData, format!("{method} answer: {e}"));
+            Error::io(&args.daemon.ubus, e)
+        })?,
+    };
+    Ok(output(args, &report))
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
+/// `status` computed here, as the daemon would answer.
+fn status(args: &Args, system: &System) -> Result<Status, Error> {
+    let outcome = system.run()?;
+    // A snapshot has no kernel to ask.
+    let loaded = match args.root {
+        Some(_) => Err("a snapshot has no kernel state".to_string()),
+        None => apply::inspect(&outcome.ruleset).map_err(|e| e.to_string()),
+    };
+    let sources = args.sources();
+    Ok(Status::gather(
+        Source::Cli,
+        &outcome.plan,
+        loaded,
+        &sources,
+        None,
+    ))
+}
+
+/// A report as `--json` or as text. Its JSON keys come out sorted, as in the daemon's
+/// answers (a ubus table is written from a JSON map), so a script sees the same text
+/// whoever answered.
+fn output(args: &Args, report: &(impl Serialize + Display)) -> String {
+    match args.json {
+        true => to_json(&serde_json::to_value(report).expect("plain data serializes")),
+        false => report.to_string(),
+    }
+}
+
+fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).expect("plain data serializes") + "\n"
 }
 
@@ -210,18 +239,18 @@ fn main() -> ExitCode {
             Err(e) => return failed(e),
         }
     }
-    let live = |method: &str, render: fn(&Json) -> String| {
-        ask_daemon(&args, method)
-            .unwrap_or_else(|| compute(&args, &system, method))
-            .map(|report| match args.json {
-                true => to_json(&report),
-                false => render(&report),
-            })
-    };
     let result = match &args.command {
-        Command::Status => live("status", report::render_status),
-        Command::Flows => live("flows", report::render_flows),
-        Command::Devices => live("devices", report::render_devices),
+        Command::Status => ask(&args, "status", || status(&args, &system)),
+        Command::Flows => ask(&args, "flows", || {
+            let sources = args.sources();
+            sources
+                .flows(&args.query)
+                .map_err(|e| Error::io("conntrack", io::Error::other(e)))
+        }),
+        Command::Devices => ask(&args, "devices", || {
+            let devices = system.run()?.plan.devices;
+            Ok(Devices { devices })
+        }),
         Command::Daemon => {
             let sources = args.sources();
             let options = std::mem::take(&mut args.daemon);
@@ -247,27 +276,19 @@ fn main() -> ExitCode {
             let loaded = args
                 .root
                 .is_none()
-                .then(|| apply::inspect(&outcome.ruleset));
-            match args.json {
-                true => to_json(&serde_json::json!({
-                    "outcome": outcome,
-                    "loaded": loaded.as_ref().map(|l| match l {
-                        Ok(loaded) => serde_json::json!(loaded),
-                        Err(e) => serde_json::json!({ "error": e.to_string() }),
-                    }),
-                })),
-                false => {
-                    report::render_check(&outcome)
-                        + &loaded.as_ref().map_or(String::new(), report::render_loaded)
-                }
-            }
+                .then(|| apply::inspect(&outcome.ruleset).into());
+            output(&args, &Check { outcome, loaded })
         }),
         Command::Apply => system
-            .run()
-            .and_then(|outcome| apply::apply(outcome, args.dry_run))
-            .map(|applied| match args.json {
-                true => to_json(&applied),
-                false => report::render_applied(&applied),
+            .read()
+            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), args.dry_run))
+            .map(|applied| {
+                // In the order of its fields, as `print --json` and the golden outcomes.
+                let report = ApplyReport::new(&applied);
+                match args.json {
+                    true => to_json(&report),
+                    false => report.to_string(),
+                }
             }),
         Command::Snapshot(out) => {
             // netifd's view, when this is a router with ubusd and netifd running.
@@ -282,23 +303,13 @@ fn main() -> ExitCode {
                 )
                 .ok(),
             };
-            let with = if netifd.is_some() {
-                ", with netifd's view"
-            } else {
-                ""
-            };
-            fw4_offload::snapshot::collect(&system, out, netifd.as_ref()).map(|devices| match args
-                .json
-            {
-                true => to_json(&serde_json::json!({
-                    "path": out,
-                    "devices": devices,
-                    "netifd": netifd.is_some(),
-                })),
-                false => format!(
-                    "snapshot of {devices} devices{with} written to {}\n",
-                    out.display()
-                ),
+            fw4_offload::snapshot::collect(&system, out, netifd.as_ref()).map(|devices| {
+                let report = SnapshotReport {
+                    path: out.clone(),
+                    devices,
+                    netifd: netifd.is_some(),
+                };
+                output(&args, &report)
             })
         }
     };

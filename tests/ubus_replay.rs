@@ -395,7 +395,6 @@ fn connection_reassembles_split_messages() {
             ubusd.write_all(&stream[written..next]).unwrap();
             written = next;
         };
-        assert_eq!(conn.client_id(), 0x4482_1bc0);
         let mut got = vec![from_ubusd[0].bytes.clone()];
         while got.len() < from_ubusd.len() {
             if let Some(frame) = conn.next_frame().unwrap() {
@@ -453,8 +452,7 @@ fn lookup_against_a_replaying_ubusd() {
         }
     });
 
-    let mut conn = Connection::connect(&path).unwrap();
-    assert_eq!(conn.client_id(), 0x5564_50a3);
+    let mut conn = Connection::connect(&path, std::time::Duration::from_secs(10)).unwrap();
     let seq = conn.next_seq();
     conn.send(&client::lookup(seq, Some("test")).unwrap())
         .unwrap();

@@ -8,8 +8,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use fw4_offload::report::query;
 use fw4_offload::stats::conntrack::MAX_LIMIT;
-use fw4_offload::status::query_from_ubus;
 use fw4_offload::ubus::message::{frame_len, Message};
 use fw4_offload::ubus::server::Request;
 use libfuzzer_sys::fuzz_target;
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             (msg.header.peer, msg.header.seq)
         );
         // The daemon's `flows` reads any payload as its arguments.
-        if let Ok(query) = query_from_ubus(request.args) {
+        if let Ok(query) = query::from_ubus(request.args) {
             assert!(query.limit <= MAX_LIMIT);
         }
     }

@@ -1,32 +1,32 @@
-//! `apply`: make the kernel hold the ruleset, in one atomic batch, falling back from
-//! hardware to software with the kernel's own reason. On any other refusal nothing
-//! changes: the batch is all or nothing.
+//! Step 5: make the kernel hold the plan's ruleset, in one atomic batch that changes only
+//! what differs from what is loaded. When the kernel refuses hardware offload, apply asks
+//! it device by device and loads the plan made with those answers (software, with the
+//! kernel's own reasons). On any other refusal nothing changes: the batch is all or
+//! nothing.
 
 mod state;
 mod transaction;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use state::KernelState;
 pub use transaction::{transaction, Transaction};
 
 use crate::error::{Error, Result};
 use crate::nftables::{Batch, BatchError, Counter, FlowtableHook, KernelFlowtable, Nftables};
-use crate::plan::{Decision, OffloadPlan};
+use crate::plan::{Decision, HardwareRefusal, OffloadPlan};
 use crate::ruleset::netlink::{flowtable_flags, flowtable_hook};
 use crate::ruleset::{Ruleset, FAMILY_NFPROTO};
-use crate::Outcome;
 
 /// A table that only ever exists inside a check-only batch.
 const PROBE_TABLE: &str = "fw4_offload_probe";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Applied {
     /// The plan as applied (after a fallback, with the kernel's reasons).
-    pub plan: crate::plan::OffloadPlan,
-    pub ruleset: Ruleset,
+    pub plan: OffloadPlan,
     /// What the batch did, one line per message; empty when the kernel already matched.
     pub changes: Vec<String>,
     /// Set when the kernel refused hardware offload and software was applied instead.
@@ -35,7 +35,7 @@ pub struct Applied {
 }
 
 /// What the kernel holds now, against what the plan wants.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Loaded {
     /// Our flowtable as loaded, if it is.
     pub flowtable: Option<KernelFlowtable>,
@@ -77,7 +77,12 @@ fn refuses_hardware(e: &BatchError) -> bool {
     matches!(e.error.raw_os_error(), Some(libc::EOPNOTSUPP | 524))
 }
 
-pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
+/// Applies `plan(None)`; `plan(Some(refusal))` when the kernel refuses its hardware
+/// offload.
+pub fn apply(
+    plan: impl Fn(Option<&HardwareRefusal>) -> OffloadPlan,
+    dry_run: bool,
+) -> Result<Applied> {
     let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
     let state = KernelState::read(&nft).map_err(|e| Error::io("nf_tables state", e))?;
     let send = |batch: Batch| {
@@ -88,13 +93,14 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
         }
     };
 
-    let t = transaction(&outcome.ruleset, &state);
+    let wanted = plan(None);
+    let ruleset = Ruleset::from_plan(&wanted);
+    let t = transaction(&ruleset, &state);
     let changes: Vec<String> = t.batch.objects().map(str::to_string).collect();
     let refused = match send(t.batch) {
         Ok(()) => {
             return Ok(Applied {
-                plan: outcome.plan,
-                ruleset: outcome.ruleset,
+                plan: wanted,
                 changes,
                 fallback: None,
                 dry_run,
@@ -104,15 +110,13 @@ pub fn apply(outcome: Outcome, dry_run: bool) -> Result<Applied> {
         Err(e) => return Err(kernel_error(e)),
     };
 
-    let reasons = probe_hardware(&nft, &outcome.plan, &outcome.ruleset)?;
-    let plan = outcome.plan.in_software(&reasons);
-    let ruleset = Ruleset::from_plan(&plan);
-    let t = transaction(&ruleset, &state);
+    let refusal = probe_hardware(&nft, &wanted, &ruleset)?;
+    let plan = plan(Some(&refusal));
+    let t = transaction(&Ruleset::from_plan(&plan), &state);
     let changes = t.batch.objects().map(str::to_string).collect();
     send(t.batch).map_err(kernel_error)?;
     Ok(Applied {
         plan,
-        ruleset,
         changes,
         fallback: Some(format!("hardware offload refused: {refused}")),
         dry_run,
@@ -125,10 +129,10 @@ fn probe_hardware(
     nft: &Nftables,
     plan: &OffloadPlan,
     ruleset: &Ruleset,
-) -> Result<BTreeMap<String, String>> {
+) -> Result<HardwareRefusal> {
     let mut refused = BTreeMap::new();
     let Some(table) = ruleset.table.as_ref() else {
-        return Ok(refused);
+        return Ok(HardwareRefusal::default());
     };
     let flags = flowtable_flags(table);
     let hook = FlowtableHook {
@@ -151,5 +155,5 @@ fn probe_hardware(
             Err(e) => return Err(kernel_error(e)),
         }
     }
-    Ok(refused)
+    Ok(HardwareRefusal { devices: refused })
 }

@@ -22,7 +22,7 @@ pub struct KernelState {
 
 impl KernelState {
     /// What our offload rule has counted: the TCP/UDP packets that took the slow path
-    /// (see `OffloadChain::counter`). `None` without our table, or a rule without a
+    /// (see `OffloadChain`). `None` without our table, or a rule without a
     /// counter.
     pub fn counter(&self) -> Option<Counter> {
         self.rules

@@ -1,7 +1,7 @@
 //! `/etc/config/firewall`: the offload switches in `defaults`, the zones, and our own
 //! optional `config offload` section.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::section::SectionReader;
 use super::Warnings;
@@ -9,7 +9,7 @@ use crate::error::{Location, Result};
 use crate::uci::Package;
 
 /// What the user asked for in `defaults`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Off,

@@ -1,5 +1,7 @@
-//! The configuration the pipeline starts from: UCI files under a config directory
-//! (`/etc/config` on a router, `DIR/etc/config` in a snapshot).
+//! Step 1: the configuration the pipeline starts from, UCI files under a config
+//! directory (`/etc/config` on a router, `DIR/etc/config` in a snapshot) read into typed
+//! options: the offload switches and zones (`firewall`), interfaces and devices
+//! (`network`), and the devices SQM shapes (`sqm`).
 
 mod firewall;
 mod network;

@@ -148,7 +148,7 @@ impl Bus {
     /// The listener first: once `offload` exists calls may arrive, and
     /// [`exchange`] would pass over them.
     fn register(&self) -> Result<Registered> {
-        let mut conn = Connection::connect_timeout(&self.socket, TIMEOUT)?;
+        let mut conn = Connection::connect(&self.socket, TIMEOUT)?;
         let missing_id = || Error::Status(Status::UnknownError);
         let seq = conn.next_seq();
         let listener = exchange(&mut conn, seq, &add_object(seq, None, None)?)?

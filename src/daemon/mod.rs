@@ -24,7 +24,7 @@ use links::LinkEvents;
 use service::Service;
 use signals::{Signal, Signals};
 
-use crate::status::Sources;
+use crate::stats::Sources;
 use crate::System;
 
 pub use bus::{METHODS, OBJECT};

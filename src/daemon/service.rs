@@ -2,6 +2,7 @@
 //! result kept for `status`, the `offload` object's methods answered, and the events
 //! those applies produce, queued until the bus can send them.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,11 +10,14 @@ use serde_json::{json, Map, Value as Json};
 
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
-use crate::status::{self, LastApply, Sources, Status};
+use crate::plan::OffloadPlan;
+use crate::report::{query, Devices, LastApply, Source, Status};
+use crate::ruleset::Ruleset;
+use crate::stats::Sources;
 use crate::topology::Netifd;
 use crate::ubus::call::call;
 use crate::ubus::message::Status as UbusStatus;
-use crate::{Outcome, System};
+use crate::System;
 
 /// netifd answers from memory; a slow answer means a busy router, not a bigger dump.
 const NETIFD_TIMEOUT: Duration = Duration::from_secs(3);
@@ -26,8 +30,8 @@ pub struct Service {
     ubus: Option<PathBuf>,
     /// Why netifd's view is not used, logged once until it is again.
     netifd_unavailable: Option<String>,
-    /// The last apply that succeeded: its plan carries the kernel's fallback reasons.
-    applied: Option<Applied>,
+    /// The plan the last apply that succeeded loaded, with the kernel's fallback reasons.
+    applied: Option<OffloadPlan>,
     last: Option<LastApply>,
     events: Vec<(&'static str, Map<String, Json>)>,
 }
@@ -96,8 +100,8 @@ impl Service {
         }
         let result = self
             .system
-            .run()
-            .and_then(|outcome| apply::apply(outcome, false));
+            .read()
+            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false));
         let mut last = LastApply {
             trigger: trigger.to_string(),
             time: now(),
@@ -110,7 +114,7 @@ impl Service {
                 last.changes = applied.changes.clone();
                 last.fallback = applied.fallback.clone();
                 self.announce(&last, &applied);
-                self.applied = Some(applied);
+                self.applied = Some(applied.plan);
             }
             Err(e) => {
                 last.error = Some(e.to_string());
@@ -168,26 +172,24 @@ impl Service {
 
     /// The plan the kernel should hold: as last applied, or computed now when no apply
     /// has succeeded yet.
-    fn outcome(&self) -> Result<Outcome, String> {
+    fn plan(&self) -> Result<Cow<'_, OffloadPlan>, String> {
         match &self.applied {
-            Some(a) => Ok(Outcome {
-                plan: a.plan.clone(),
-                ruleset: a.ruleset.clone(),
-                warnings: Vec::new(),
-            }),
-            None => self.system.run().map_err(|e| e.to_string()),
+            Some(plan) => Ok(Cow::Borrowed(plan)),
+            None => match self.system.run() {
+                Ok(outcome) => Ok(Cow::Owned(outcome.plan)),
+                Err(e) => Err(e.to_string()),
+            },
         }
     }
 
     pub fn status(&self) -> Result<Status, String> {
-        let outcome = self.outcome()?;
-        let loaded = apply::inspect(&outcome.ruleset).map_err(|e| e.to_string());
+        let plan = self.plan()?;
+        let loaded = apply::inspect(&Ruleset::from_plan(&plan)).map_err(|e| e.to_string());
         Ok(Status::gather(
-            "daemon",
-            &outcome.plan,
+            Source::Daemon,
+            &plan,
             loaded,
             &self.sources,
-            &self.system.links,
             self.last.clone(),
         ))
     }
@@ -207,11 +209,13 @@ impl Service {
                 Ok(status) => Answer::ok(object(json!(status))),
                 Err(e) => failed(e),
             },
-            "devices" => match self.outcome() {
-                Ok(o) => Answer::ok(object(json!({ "devices": o.plan.devices }))),
+            "devices" => match self.plan() {
+                Ok(plan) => Answer::ok(object(json!(Devices {
+                    devices: plan.into_owned().devices
+                }))),
                 Err(e) => failed(e),
             },
-            "flows" => match status::query_from_ubus(args) {
+            "flows" => match query::from_ubus(args) {
                 Ok(query) => match self.sources.flows(&query) {
                     Ok(page) => Answer::ok(object(json!(page))),
                     Err(e) => failed(e),

@@ -27,7 +27,7 @@ impl fmt::Display for BatchError {
 
 impl std::error::Error for BatchError {}
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KernelFlowtable {
     pub table: String,
     pub name: String,
@@ -36,8 +36,15 @@ pub struct KernelFlowtable {
     pub flags: u32,
 }
 
+impl KernelFlowtable {
+    /// `flags offload`: the kernel asks the drivers to carry the flows in hardware.
+    pub fn hw_offload(&self) -> bool {
+        self.flags & sys::NFT_FLOWTABLE_HW_OFFLOAD != 0
+    }
+}
+
 /// What a rule's `counter` expression has counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     pub packets: u64,
     pub bytes: u64,

@@ -1,20 +1,23 @@
-//! The offload plan: for every device the zones cover, offloaded or not, in hardware or
-//! software, each with the reason. The ruleset is rendered from this and nothing else.
+//! Step 3: the offload plan. For every device the zones cover: offloaded or not, in
+//! hardware or software, each with the reason. The ruleset is rendered from this and
+//! nothing else.
+//!
+//! [`build`] is a pure function of the config, the [`Topology`] and what the kernel is
+//! known to refuse: it reads nothing, so apply can recompute it once the kernel has
+//! refused hardware offload, and tests run it without a filesystem.
 
+#[cfg(test)]
+mod tests;
 mod verdict;
-mod zones;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Mode, Warnings};
-use crate::error::Result;
-use crate::topology::{resolve_lower, Leaf, LinkCache, LinkSource, Netifd};
+use crate::config::{Config, Mode};
+use crate::topology::{Leaf, Topology, ZoneDevice};
 
-pub use zones::{zone_devices, ZoneDevice};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Hardware,
@@ -25,7 +28,7 @@ pub enum Decision {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePlan {
     pub name: String,
     pub decision: Decision,
@@ -60,16 +63,16 @@ impl OffloadPlan {
             .any(|d| d.decision == Decision::Hardware)
     }
 
-    /// The plan once the kernel refused hardware offload: every hardware device moves to
-    /// software, with the kernel's answer for the devices it refused on their own.
-    pub fn in_software(&self, refused: &BTreeMap<String, String>) -> OffloadPlan {
+    /// The kernel refused hardware offload: every hardware device moves to software,
+    /// with the kernel's answer for the devices it refused on their own.
+    fn refuse_hardware(&mut self, refusal: &HardwareRefusal) {
+        let refused = &refusal.devices;
         let names: Vec<&str> = refused.keys().map(String::as_str).collect();
         let refused_list = match names.is_empty() {
             true => "no single device".to_string(),
             false => names.join(", "),
         };
-        let mut plan = self.clone();
-        for d in plan
+        for d in self
             .devices
             .iter_mut()
             .filter(|d| d.decision == Decision::Hardware)
@@ -83,19 +86,26 @@ impl OffloadPlan {
                 ),
             };
         }
-        plan.notes
+        self.notes
             .push("the kernel refused hardware offload: software offload applied".into());
-        plan
     }
 }
 
-/// `netifd`, when given, says which devices the interfaces that are up run on now.
+/// What the kernel answered when it refused hardware offload (`flags offload`) for the
+/// flowtable: apply asks it device by device, and these are the devices it refused on
+/// their own, with its error. None at all: it refuses only the whole flowtable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HardwareRefusal {
+    pub devices: BTreeMap<String, String>,
+}
+
+/// The plan for `config` over `topology`; `refusal`, once the kernel has refused hardware
+/// offload, moves the hardware devices to software with its reasons.
 pub fn build(
     config: &Config,
-    links: &dyn LinkSource,
-    netifd: Option<&Netifd>,
-    warnings: &mut Warnings,
-) -> Result<OffloadPlan> {
+    topology: &Topology,
+    refusal: Option<&HardwareRefusal>,
+) -> OffloadPlan {
     let requested = config.firewall.mode;
     let mut plan = OffloadPlan {
         requested,
@@ -105,28 +115,20 @@ pub fn build(
     if requested == Mode::Off {
         plan.notes
             .push("flow offloading is off: nothing is offloaded".into());
-        return Ok(plan);
+        return plan;
     }
-    // Read the whole config (and report its errors) before looking at devices.
-    let covered = zone_devices(config, netifd, warnings)?;
-    let links = &LinkCache::new(links);
     let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
-    for zd in &covered {
-        for (name, via, decision, reason) in decide(config, links, zd)? {
+    for zd in &topology.zone_devices {
+        for device in decide(config, topology, zd) {
+            // A device more than one zone reaches keeps the first path to it.
             devices
-                .entry(name.clone())
+                .entry(device.name.clone())
                 .and_modify(|d| {
                     if !d.zones.contains(&zd.zone) {
                         d.zones.push(zd.zone.clone());
                     }
                 })
-                .or_insert(DevicePlan {
-                    name,
-                    decision,
-                    reason,
-                    zones: vec![zd.zone.clone()],
-                    via,
-                });
+                .or_insert(device);
         }
     }
     plan.devices = devices.into_values().collect();
@@ -152,13 +154,15 @@ pub fn build(
         plan.notes
             .push("no device to offload: the offload table is removed".into());
     }
-    Ok(plan)
+    if let Some(refusal) = refusal {
+        plan.refuse_hardware(refusal);
+    }
+    plan
 }
 
-type Decided = (String, Vec<String>, Decision, String);
-
-/// Decisions for one zone device: itself in software mode, its lower devices in hardware mode.
-fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Vec<Decided>> {
+/// Decisions for each branch of one zone device: itself in software mode, the devices
+/// below it in hardware mode.
+fn decide(config: &Config, topology: &Topology, zd: &ZoneDevice) -> Vec<DevicePlan> {
     let opts = &config.firewall.offload;
     let excluded = |names: &[String]| {
         names
@@ -172,34 +176,24 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
             .iter()
             .find(|s| names.contains(&s.device) || zd.l3.as_deref() == Some(s.device.as_str()))
     };
-
+    let software = config.firewall.mode == Mode::Software;
     let mut out = Vec::new();
-    if config.firewall.mode == Mode::Software {
-        let via = vec![zd.via.clone(), zd.device.clone()];
-        let (decision, reason) = if let Some(name) = excluded(&via[1..]) {
-            exclusion(config, &name)
-        } else if links.link(&zd.device)?.is_some() {
-            (
-                Decision::Software,
-                "software (hardware offload not requested)".into(),
-            )
-        } else {
-            (Decision::Skipped, "skipped, no such device".into())
-        };
-        out.push((zd.device.clone(), via, decision, reason));
-        return Ok(out);
-    }
-
-    for branch in resolve_lower(links, &config.network, &zd.device)? {
+    for branch in &zd.branches {
         let mut via = vec![zd.via.clone()];
-        via.extend(zd.l3.iter().cloned());
+        if !software {
+            via.extend(zd.l3.iter().cloned());
+        }
         via.extend(branch.path.iter().cloned());
         let (decision, reason) = if let Some(name) = excluded(&branch.path) {
             exclusion(config, &name)
         } else {
             match &branch.leaf {
-                Leaf::Missing(_) => (Decision::Skipped, "skipped, no such device".into()),
-                Leaf::EmptyBridge(_) => (Decision::Skipped, "skipped, bridge without ports".into()),
+                Leaf::Missing => (Decision::Skipped, "skipped, no such device".into()),
+                Leaf::EmptyBridge => (Decision::Skipped, "skipped, bridge without ports".into()),
+                Leaf::Device(_) if software => (
+                    Decision::Software,
+                    "software (hardware offload not requested)".into(),
+                ),
                 Leaf::Device(link) => match shaped(&branch.path) {
                     Some(s) if opts.hw_exclude_shaped => (
                         Decision::Software,
@@ -208,13 +202,19 @@ fn decide(config: &Config, links: &dyn LinkSource, zd: &ZoneDevice) -> Result<Ve
                             s.device, s.at
                         ),
                     ),
-                    _ => verdict::hardware_verdict(link, links)?,
+                    _ => verdict::hardware_verdict(link, topology),
                 },
             }
         };
-        out.push((branch.name().to_string(), via, decision, reason));
+        out.push(DevicePlan {
+            name: branch.name().to_string(),
+            decision,
+            reason,
+            zones: vec![zd.zone.clone()],
+            via,
+        });
     }
-    Ok(out)
+    out
 }
 
 fn exclusion(config: &Config, name: &str) -> (Decision, String) {

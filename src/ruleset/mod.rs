@@ -1,10 +1,11 @@
-//! The nftables objects fw4-offload owns, as one model: rendered to nft text here
-//! (`print`), encoded to netlink by the apply path, so the two cannot disagree.
+//! Step 4: the nftables objects fw4-offload owns, made from the plan alone, as one model:
+//! rendered to nft text here (`print`), encoded to netlink for apply ([`netlink`]), so
+//! the two cannot disagree.
 
 pub mod netlink;
 mod text;
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::plan::OffloadPlan;
 
@@ -27,19 +28,20 @@ pub const FLOWTABLE_PRIORITY: i32 = 0;
 /// `filter + 1`: after fw4's forward chain, so only traffic fw4 accepted is offloaded.
 pub const CHAIN_PRIORITY: i32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The flowtable always has `counter`: offloaded packets then count in conntrack's
+/// accounting (the flowtable itself keeps no counters, see [`OffloadChain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flowtable {
     pub name: &'static str,
     pub priority: i32,
     /// Sorted, unique.
     pub devices: Vec<String>,
-    pub counter: bool,
     /// `flags offload`: ask the drivers to carry the flows in hardware.
     pub hw_offload: bool,
 }
 
 /// Transport protocols flows are offloaded for (the flowtable carries TCP and UDP only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum L4Proto {
     Tcp,
@@ -47,6 +49,9 @@ pub enum L4Proto {
 }
 
 impl L4Proto {
+    /// Both, in the order the offload rule lists them.
+    pub const ALL: [L4Proto; 2] = [L4Proto::Tcp, L4Proto::Udp];
+
     pub fn name(self) -> &'static str {
         match self {
             L4Proto::Tcp => "tcp",
@@ -61,25 +66,59 @@ impl L4Proto {
             L4Proto::Udp => libc::IPPROTO_UDP as u8,
         }
     }
+
+    pub fn from_name(name: &str) -> Option<L4Proto> {
+        L4Proto::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    pub fn from_number(number: u8) -> Option<L4Proto> {
+        L4Proto::ALL.into_iter().find(|p| p.number() == number)
+    }
 }
 
-/// `meta l4proto { tcp, udp } counter flow add @<flowtable>` in a forward filter chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `meta l4proto { tcp, udp } counter flow add @<flowtable>` in a forward filter chain:
+/// every protocol of [`L4Proto::ALL`], always with the counter.
+///
+/// The rule's counter is the TCP/UDP packets that still took the slow path. The
+/// flowtable's own `counter` flag only feeds conntrack accounting; the kernel keeps and
+/// reports no counters for a flowtable (nf_tables_fill_flowtable_info sends name,
+/// handle, use, flags and hook; nf_flow_table_ip.c calls nf_ct_acct_update under
+/// NF_FLOWTABLE_COUNTER). Once a flow is offloaded its packets skip the forward hook, so
+/// this counts handshakes and flows not (yet) offloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffloadChain {
     pub name: &'static str,
     pub priority: i32,
-    pub l4protos: Vec<L4Proto>,
-    /// A counter on the rule: the TCP/UDP packets that still took the slow path. The
-    /// flowtable's own `counter` flag only feeds conntrack accounting; the kernel keeps
-    /// and reports no counters for a flowtable (nf_tables_fill_flowtable_info sends
-    /// name, handle, use, flags and hook; nf_flow_table_ip.c calls nf_ct_acct_update
-    /// under NF_FLOWTABLE_COUNTER). Once a flow is offloaded its packets skip the
-    /// forward hook, so this counts handshakes and flows not (yet) offloaded.
-    pub counter: bool,
     pub flowtable: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+// The JSON form names the parts that never change too (`counter`, `l4protos`), so that
+// a reader of `--json` sees the whole ruleset.
+impl Serialize for Flowtable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Flowtable", 5)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("priority", &self.priority)?;
+        s.serialize_field("devices", &self.devices)?;
+        s.serialize_field("counter", &true)?;
+        s.serialize_field("hw_offload", &self.hw_offload)?;
+        s.end()
+    }
+}
+
+impl Serialize for OffloadChain {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("OffloadChain", 5)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("priority", &self.priority)?;
+        s.serialize_field("l4protos", &L4Proto::ALL)?;
+        s.serialize_field("counter", &true)?;
+        s.serialize_field("flowtable", self.flowtable)?;
+        s.end()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OffloadTable {
     pub family: &'static str,
     pub name: &'static str,
@@ -88,7 +127,7 @@ pub struct OffloadTable {
 }
 
 /// Everything one apply does, in one transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Ruleset {
     /// The table to install; `None` removes ours.
     pub table: Option<OffloadTable>,
@@ -106,14 +145,11 @@ impl Ruleset {
                 name: FLOWTABLE,
                 priority: FLOWTABLE_PRIORITY,
                 devices,
-                counter: true,
                 hw_offload: plan.hardware(),
             },
             chain: OffloadChain {
                 name: CHAIN,
                 priority: CHAIN_PRIORITY,
-                l4protos: vec![L4Proto::Tcp, L4Proto::Udp],
-                counter: true,
                 flowtable: FLOWTABLE,
             },
         });

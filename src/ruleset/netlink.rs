@@ -1,6 +1,6 @@
 //! The same model as `text`, encoded as nf_tables netlink messages.
 
-use super::{OffloadChain, OffloadTable, FAMILY_NFPROTO};
+use super::{L4Proto, OffloadChain, OffloadTable, FAMILY_NFPROTO};
 use crate::nftables::{sys, Batch, Expr, FlowtableHook};
 
 /// Name and id of the anonymous set holding the rule's protocols; `%d` is what nft
@@ -12,15 +12,10 @@ const PROTO_SET_ID: u32 = 1;
 const TYPE_INET_PROTOCOL: u32 = 12;
 
 pub fn flowtable_flags(table: &OffloadTable) -> u32 {
-    let ft = &table.flowtable;
-    let mut flags = 0;
-    if ft.counter {
-        flags |= sys::NFT_FLOWTABLE_COUNTER;
+    match table.flowtable.hw_offload {
+        true => sys::NFT_FLOWTABLE_COUNTER | sys::NFT_FLOWTABLE_HW_OFFLOAD,
+        false => sys::NFT_FLOWTABLE_COUNTER,
     }
-    if ft.hw_offload {
-        flags |= sys::NFT_FLOWTABLE_HW_OFFLOAD;
-    }
-    flags
 }
 
 pub fn flowtable_hook(table: &OffloadTable) -> FlowtableHook<'_> {
@@ -32,9 +27,9 @@ pub fn flowtable_hook(table: &OffloadTable) -> FlowtableHook<'_> {
     }
 }
 
-/// The offload rule: `meta l4proto @set [counter] flow add @<flowtable>`.
+/// The offload rule: `meta l4proto @set counter flow add @<flowtable>`.
 fn offload_rule(chain: &OffloadChain) -> Vec<Expr<'_>> {
-    let mut exprs = vec![
+    vec![
         Expr::Meta {
             key: sys::NFT_META_L4PROTO,
             dreg: sys::NFT_REG_1,
@@ -44,14 +39,11 @@ fn offload_rule(chain: &OffloadChain) -> Vec<Expr<'_>> {
             set_id: PROTO_SET_ID,
             sreg: sys::NFT_REG_1,
         },
-    ];
-    if chain.counter {
-        exprs.push(Expr::Counter);
-    }
-    exprs.push(Expr::FlowOffload {
-        flowtable: chain.flowtable,
-    });
-    exprs
+        Expr::Counter,
+        Expr::FlowOffload {
+            flowtable: chain.flowtable,
+        },
+    ]
 }
 
 /// Expression names of the offload rule, as the kernel lists them back.
@@ -68,7 +60,7 @@ pub fn add_table(batch: &mut Batch, table: &OffloadTable) -> u32 {
     let flowtable =
         batch.add_flowtable(&flowtable_hook(table), &ft.devices, flowtable_flags(table));
     let chain = &table.chain;
-    let protos: Vec<[u8; 1]> = chain.l4protos.iter().map(|p| [p.number()]).collect();
+    let protos = L4Proto::ALL.map(|p| [p.number()]);
     let elements: Vec<&[u8]> = protos.iter().map(|p| &p[..]).collect();
     batch.add_anonymous_set(
         family,

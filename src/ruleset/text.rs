@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Ruleset, FAMILY, FW4_CHAIN, FW4_FLOWTABLE, FW4_TABLE, TABLE};
+use super::{L4Proto, Ruleset, FAMILY, FW4_CHAIN, FW4_FLOWTABLE, FW4_TABLE, TABLE};
 
 pub fn render(ruleset: &Ruleset) -> String {
     let mut out = String::new();
@@ -25,9 +25,7 @@ pub fn render(ruleset: &Ruleset) -> String {
     let _ = writeln!(out, "\tflowtable {} {{", ft.name);
     let _ = writeln!(out, "\t\thook ingress priority {};", ft.priority);
     let _ = writeln!(out, "\t\tdevices = {{ {} }};", devices.join(", "));
-    if ft.counter {
-        let _ = writeln!(out, "\t\tcounter;");
-    }
+    let _ = writeln!(out, "\t\tcounter;");
     if ft.hw_offload {
         let _ = writeln!(out, "\t\tflags offload;");
     }
@@ -39,16 +37,10 @@ pub fn render(ruleset: &Ruleset) -> String {
         "\t\ttype filter hook forward priority filter + {}; policy accept;",
         chain.priority
     );
+    let protos = L4Proto::ALL.map(L4Proto::name).join(", ");
     let _ = writeln!(
         out,
-        "\t\tmeta l4proto {{ {} }} {}flow add @{}",
-        chain
-            .l4protos
-            .iter()
-            .map(|p| p.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        if chain.counter { "counter " } else { "" },
+        "\t\tmeta l4proto {{ {protos} }} counter flow add @{}",
         chain.flowtable
     );
     let _ = writeln!(out, "\t}}\n}}");

@@ -32,12 +32,13 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{fill, Line, Lines};
+use crate::ruleset::L4Proto;
 
 /// The one flag the kernel prints after the reply tuple, ordered by strength.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     None,
@@ -48,8 +49,19 @@ pub enum Flag {
     HwOffload,
 }
 
+impl Flag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::None => "none",
+            Flag::Assured => "assured",
+            Flag::Offload => "offload",
+            Flag::HwOffload => "hw_offload",
+        }
+    }
+}
+
 /// One direction of a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tuple<'a> {
     pub src: Cow<'a, str>,
     pub dst: Cow<'a, str>,
@@ -66,7 +78,7 @@ pub struct Tuple<'a> {
 
 /// One line of the table. Borrowed from the reader's line buffer while scanning;
 /// [`Flow::into_owned`] keeps one past the next line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow<'a> {
     /// `ipv4`, `ipv6`.
     pub l3: Cow<'a, str>,
@@ -241,7 +253,7 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
 }
 
 /// Lines dropped while reading the table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// Lines that are not a flow as [`parse_line`] knows it (or not text).
     pub malformed: u64,
@@ -269,7 +281,7 @@ pub fn scan<R: BufRead>(input: R, mut visit: impl FnMut(Flow<'_>)) -> io::Result
 }
 
 /// Offloaded flows, in software and in hardware.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offloaded {
     pub software: u64,
     pub hardware: u64,
@@ -289,7 +301,7 @@ impl Offloaded {
 /// overall and by l4 protocol (flowtables offload TCP and UDP, and GRE on newer kernels:
 /// `other`). Flows that are not offloaded are counted, not sorted: ctnetlink sends only
 /// the offloaded ones.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub total: u64,
     pub all: Offloaded,
@@ -300,9 +312,6 @@ pub struct Summary {
     /// What was read: `ctnetlink`, or the table's file.
     pub source: String,
 }
-
-const TCP: u8 = 6;
-const UDP: u8 = 17;
 
 impl Summary {
     pub fn new(source: impl Into<String>) -> Summary {
@@ -315,10 +324,10 @@ impl Summary {
     /// Counts one offloaded flow (or, for a flag that is none of those, nothing).
     pub fn add(&mut self, flag: Flag, l4num: u8) {
         self.all.add(flag);
-        match l4num {
-            TCP => self.tcp.add(flag),
-            UDP => self.udp.add(flag),
-            _ => self.other.add(flag),
+        match L4Proto::from_number(l4num) {
+            Some(L4Proto::Tcp) => self.tcp.add(flag),
+            Some(L4Proto::Udp) => self.udp.add(flag),
+            None => self.other.add(flag),
         }
     }
 
@@ -340,7 +349,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// Which offloaded flows a `flows` call wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query {
-    /// l4 protocol number (6 for TCP, 17 for UDP); `None` for all.
+    /// l4 protocol number (one of [`L4Proto`]); `None` for all.
     pub proto: Option<u8>,
     /// `Some(true)`: hardware offloaded only; `Some(false)`: software only; `None`: both.
     pub hw: Option<bool>,
@@ -362,7 +371,7 @@ impl Query {
 }
 
 /// One page of offloaded flows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub flows: Vec<Flow<'static>>,
     /// All flows that matched the query in this read, returned or not. The table changes

@@ -1,6 +1,8 @@
-//! Live statistics: what the kernel says about offloaded flows, for the daemon's ubus
-//! `status` and `flows` methods.
+//! Live statistics: what the kernel says about offloaded flows, for the reports `status`
+//! and `flows`.
 //!
+//! - [`Sources`]: where each statistic is read from (a router's own files or a tree laid
+//!   out like them), and the readings, each failing on its own.
 //! - [`conntrack`]: `/proc/net/nf_conntrack`, one flow a line, with its offload flag
 //!   (`[HW_OFFLOAD]`, `[OFFLOAD]`); a counting pass ([`conntrack::Summary`]) and a bounded,
 //!   filtered listing ([`conntrack::list`]).
@@ -11,13 +13,16 @@
 //!   the same lines for bound entries only) and the `stats` file added by the
 //!   kmod-nft-offload kernel series.
 //!
-//! Both read from any [`BufRead`] through one line reader that reuses one buffer and never
-//! holds more than [`MAX_LINE`] bytes: a conntrack table on a 128 MB router can have tens
-//! of thousands of lines and is never read whole.
+//! Both parsers read from any [`BufRead`] through one line reader that reuses one buffer
+//! and never holds more than [`MAX_LINE`] bytes: a conntrack table on a 128 MB router can
+//! have tens of thousands of lines and is never read whole.
 
 pub mod conntrack;
 pub mod ctnetlink;
 pub mod ppe;
+mod sources;
+
+pub use sources::{EntryCounts, Ppe, Reading, Sources, Wed, WedModule};
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};

@@ -26,7 +26,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{fill, Fill, Line, Lines};
 
@@ -320,7 +320,7 @@ pub fn read_entries<R: BufRead>(input: R, mut visit: impl FnMut(Entry)) -> Resul
 }
 
 /// The `stats` file (format `version 1`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// FOE entries of the table.
     pub entries: u64,

@@ -1,27 +1,57 @@
-//! Network devices as the kernel shows them, and how a zone's devices resolve to the
-//! devices packets really enter on.
+//! Step 2: the topology, read once. The devices each zone covers (from the config and,
+//! when it is given, netifd's live view), each resolved to the devices packets enter on,
+//! with every fact the plan decides over: kind, lower devices, bridge ports, driver,
+//! `hw-tc-offload`, and the WED modules' `wed_enable`. All of it is read here and kept in
+//! a [`Topology`], so the plan is a pure function of it and can be recomputed (after a
+//! kernel refusal) or tested without a filesystem.
 //!
-//! One [`LinkSource`] trait, two sources: the live system and a snapshot directory laid
-//! out like it (`DIR/sys/class/net/<dev>/...`, `DIR/ethtool/<dev>`), so every decision
-//! made on a router can be reproduced offline.
-//!
-//! On a router, netifd knows which device each logical interface runs on right now
-//! ([`Netifd`], from its ubus interface dump); the config says what it should be.
+//! - `zones`: zones to the devices they cover: netifd's `device` of each network
+//!   (firewall4's choice), or the one `/etc/config/network` gives.
+//! - `resolve`: from such a device to the devices packets enter on: bridge ports (of a
+//!   VLAN, with bridge VLAN filtering), a VLAN's lower device, a PPPoE session's device.
+//! - [`sysfs`] and [`ethtool`]: device facts from the live system or from a snapshot
+//!   directory laid out like it (`DIR/sys/class/net/<dev>/...`, `DIR/ethtool/<dev>`), so
+//!   every decision made on a router can be reproduced offline.
+//! - [`Netifd`]: netifd's interface dump, which says what each interface runs on now.
 
 pub mod ethtool;
 mod netifd;
+mod read;
 mod resolve;
 pub mod sysfs;
+mod zones;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 pub use netifd::{Netifd, NetifdInterface};
-pub use resolve::{resolve_lower, Branch, Leaf};
+pub use resolve::{Branch, Leaf};
+pub use zones::ZoneDevice;
 
-use crate::error::Result;
+/// What the plan decides over: see the module documentation. [`Topology::read`] reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// The devices the zones cover, in zone order, each with the branches it resolved to.
+    pub zone_devices: Vec<ZoneDevice>,
+    /// Every device that was read, by name, DSA conduits included. A name the branches
+    /// lead to that is not here does not exist.
+    pub links: BTreeMap<String, Link>,
+    /// `wed_enable` of each WED module that has the parameter (a module that is not
+    /// loaded has none).
+    pub wed_enable: BTreeMap<String, String>,
+}
+
+impl Topology {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.get(name)
+    }
+
+    /// The module's `wed_enable`, if it has one.
+    pub fn wed_enable(&self, module: &str) -> Option<&str> {
+        self.wed_enable.get(module).map(String::as_str)
+    }
+}
 
 /// Wi-Fi drivers that can hand flows to WED, and the module holding `wed_enable`.
 pub const WED_DRIVERS: &[(&str, &str)] = &[
@@ -30,6 +60,18 @@ pub const WED_DRIVERS: &[(&str, &str)] = &[
     ("mt798x-wmac", "mt7915e"),
     ("mt7996e", "mt7996e"),
 ];
+
+/// The modules of [`WED_DRIVERS`], each once.
+pub fn wed_modules() -> impl Iterator<Item = &'static str> {
+    let mut modules: Vec<&str> = WED_DRIVERS.iter().map(|&(_, module)| module).collect();
+    modules.dedup();
+    modules.into_iter()
+}
+
+/// Whether a `wed_enable` value (`Y`, `N`; `1`, `0` on older drivers) enables WED.
+pub fn wed_enabled(value: &str) -> bool {
+    matches!(value, "Y" | "1")
+}
 
 /// What a device is, from `uevent`'s DEVTYPE and `type` (the ARPHRD).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,74 +110,8 @@ pub struct Link {
     pub lowers: Vec<String>,
     /// `brif/` entries of a bridge.
     pub ports: Vec<String>,
-}
-
-/// Where device facts come from: the running kernel or a snapshot of one. What a device
-/// is and what it is stacked on come with [`LinkSource::link`]; the facts only a hardware
-/// decision needs are asked for on their own, for the devices that decision is about.
-pub trait LinkSource {
-    /// The device, or `None` if no such device exists.
-    fn link(&self, name: &str) -> Result<Option<Link>>;
-
-    /// The driver bound to the device's parent (`device/uevent` DRIVER=); `None` for a
-    /// virtual device.
-    fn driver(&self, name: &str) -> Result<Option<String>>;
-
-    /// `hw-tc-offload`: whether the driver takes tc/flowtable offload requests.
-    fn hw_tc_offload(&self, name: &str) -> Result<Feature>;
-
-    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
-    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>>;
-}
-
-/// Reads each device fact once: a plan asks about a DSA conduit for every port on it, and
-/// about a device again for every zone path that reaches it.
-pub struct LinkCache<'a> {
-    source: &'a dyn LinkSource,
-    links: RefCell<HashMap<String, Option<Link>>>,
-    drivers: RefCell<HashMap<String, Option<String>>>,
-    features: RefCell<HashMap<String, Feature>>,
-}
-
-impl<'a> LinkCache<'a> {
-    pub fn new(source: &'a dyn LinkSource) -> LinkCache<'a> {
-        LinkCache {
-            source,
-            links: RefCell::default(),
-            drivers: RefCell::default(),
-            features: RefCell::default(),
-        }
-    }
-}
-
-/// `cache[name]`, read from the source the first time.
-fn cached<T: Clone>(
-    cache: &RefCell<HashMap<String, T>>,
-    name: &str,
-    read: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    if let Some(value) = cache.borrow().get(name) {
-        return Ok(value.clone());
-    }
-    let value = read()?;
-    cache.borrow_mut().insert(name.to_string(), value.clone());
-    Ok(value)
-}
-
-impl LinkSource for LinkCache<'_> {
-    fn link(&self, name: &str) -> Result<Option<Link>> {
-        cached(&self.links, name, || self.source.link(name))
-    }
-
-    fn driver(&self, name: &str) -> Result<Option<String>> {
-        cached(&self.drivers, name, || self.source.driver(name))
-    }
-
-    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
-        cached(&self.features, name, || self.source.hw_tc_offload(name))
-    }
-
-    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
-        self.source.module_param(module, name)
-    }
+    /// Driver bound to the parent device (`device/uevent` DRIVER=).
+    pub driver: Option<String>,
+    /// `hw-tc-offload`: the driver takes tc/flowtable offload requests.
+    pub hw_tc_offload: Feature,
 }

@@ -1,7 +1,8 @@
 //! From a device a zone names to the devices packets enter on: bridge ports, the real
 //! device under a VLAN, the ethernet device under a PPPoE session.
 
-use super::{Link, LinkKind, LinkSource};
+use super::read::Reader;
+use super::{Link, LinkKind};
 use crate::config::{DeviceType, NetworkConfig};
 use crate::error::{Error, Result};
 
@@ -21,9 +22,9 @@ pub enum Leaf {
     /// A device packets enter on directly.
     Device(Link),
     /// Named by config or a lower link, but not present.
-    Missing(String),
+    Missing,
     /// A bridge without ports (for this VLAN): nothing enters through it.
-    EmptyBridge(Link),
+    EmptyBridge,
 }
 
 impl Branch {
@@ -33,14 +34,14 @@ impl Branch {
 }
 
 /// Resolves `top` down to the devices the hardware sees.
-pub fn resolve_lower(
-    links: &dyn LinkSource,
+pub(super) fn resolve_lower(
+    devices: &mut Reader,
     net: &NetworkConfig,
     top: &str,
 ) -> Result<Vec<Branch>> {
     let mut branches = Vec::new();
     Walk {
-        links,
+        devices,
         net,
         path: Vec::new(),
         branches: &mut branches,
@@ -49,14 +50,14 @@ pub fn resolve_lower(
     Ok(branches)
 }
 
-struct Walk<'a> {
-    links: &'a dyn LinkSource,
+struct Walk<'a, 'r> {
+    devices: &'a mut Reader<'r>,
     net: &'a NetworkConfig,
     path: Vec<String>,
     branches: &'a mut Vec<Branch>,
 }
 
-impl Walk<'_> {
+impl Walk<'_, '_> {
     /// `vid` is set when arriving at a bridge through one of its VLAN devices.
     fn visit(&mut self, name: &str, vid: Option<u16>) -> Result<()> {
         if self.path.iter().any(|p| p == name) {
@@ -81,8 +82,8 @@ impl Walk<'_> {
     }
 
     fn descend(&mut self, name: &str, vid: Option<u16>) -> Result<()> {
-        let Some(link) = self.links.link(name)? else {
-            return self.leaf(Leaf::Missing(name.to_string()));
+        let Some(link) = self.devices.link(name)? else {
+            return self.leaf(Leaf::Missing);
         };
         match link.kind {
             LinkKind::Bridge => {
@@ -97,7 +98,7 @@ impl Walk<'_> {
                     None => link.ports.clone(),
                 };
                 if ports.is_empty() {
-                    return self.leaf(Leaf::EmptyBridge(link));
+                    return self.leaf(Leaf::EmptyBridge);
                 }
                 ports.iter().try_for_each(|port| self.visit(port, None))
             }
@@ -114,6 +115,13 @@ impl Walk<'_> {
                 }
                 _ => self.leaf(Leaf::Device(link)),
             },
+            LinkKind::Dsa => {
+                // The conduit's driver is the one that offloads the port's flows.
+                if let Some(conduit) = link.lowers.first() {
+                    self.devices.link(conduit)?;
+                }
+                self.leaf(Leaf::Device(link))
+            }
             _ => self.leaf(Leaf::Device(link)),
         }
     }

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::ethtool::{self, HW_TC_OFFLOAD};
-use super::{Feature, Link, LinkKind, LinkSource};
+use super::{Feature, Link, LinkKind};
 use crate::error::{Error, Result};
 
 /// ARPHRD_ETHER and ARPHRD_PPP from `linux/if_arp.h`.
@@ -75,20 +75,19 @@ impl SysfsLinks {
         }
     }
 
-    /// A device directory; `None` for a name that would walk out of the net class
-    /// directory.
-    fn net_dir_of(&self, name: &str) -> Option<PathBuf> {
-        let inside = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
-        inside.then(|| self.net_dir(name))
+    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
+        Ok(self.ethtool_text(name)?.map_or(Feature::Unknown, |text| {
+            ethtool::parse_feature(&text, HW_TC_OFFLOAD)
+        }))
     }
-}
 
-impl LinkSource for SysfsLinks {
-    fn link(&self, name: &str) -> Result<Option<Link>> {
+    /// The device, or `None` if no such device exists.
+    pub fn link(&self, name: &str) -> Result<Option<Link>> {
         // A name from config must not walk out of the net class directory.
-        let Some(dir) = self.net_dir_of(name) else {
+        if name.contains('/') || name == "." || name == ".." {
             return Ok(None);
-        };
+        }
+        let dir = self.net_dir(name);
         // One listing says what else there is to read: `lower_*` links, `brif/` of a
         // bridge.
         let (mut lowers, mut has_brif) = (Vec::new(), false);
@@ -127,42 +126,33 @@ impl LinkSource for SysfsLinks {
             (Some(other), _) => LinkKind::Other(other.to_string()),
             (None, other) => LinkKind::Other(format!("arphrd {other}")),
         };
-        let ports = match has_brif {
-            true => entries(&dir.join("brif"), |e| Some(e))?,
-            false => Vec::new(),
-        };
+        let driver = read_optional(&dir.join("device/uevent"))?
+            .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string));
         Ok(Some(Link {
             name: name.to_string(),
             ifindex,
             kind,
             lowers,
-            ports,
+            ports: match has_brif {
+                true => entries(&dir.join("brif"), |e| Some(e))?,
+                false => Vec::new(),
+            },
+            driver,
+            hw_tc_offload: self.hw_tc_offload(name)?,
         }))
     }
 
-    fn driver(&self, name: &str) -> Result<Option<String>> {
-        let Some(dir) = self.net_dir_of(name) else {
-            return Ok(None);
-        };
-        Ok(read_optional(&dir.join("device/uevent"))?
-            .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string)))
+    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
+    pub fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
+        module_param(&self.root.join("sys/module"), module, name)
     }
+}
 
-    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
-        Ok(self.ethtool_text(name)?.map_or(Feature::Unknown, |text| {
-            ethtool::parse_feature(&text, HW_TC_OFFLOAD)
-        }))
-    }
-
-    fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
-        let path = self
-            .root
-            .join("sys/module")
-            .join(module)
-            .join("parameters")
-            .join(name);
-        Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
-    }
+/// A parameter of a loaded module, from `modules` (`/sys/module`); `None` when the
+/// module is not loaded or has no such parameter.
+pub fn module_param(modules: &Path, module: &str, name: &str) -> Result<Option<String>> {
+    let path = modules.join(module).join("parameters").join(name);
+    Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
 }
 
 /// File content, or `None` where there is none: an absent device or attribute, or a

@@ -70,7 +70,7 @@ pub fn call(
     args: &Map<String, Json>,
     timeout: Duration,
 ) -> Result<Map<String, Json>> {
-    let mut conn = Connection::connect_timeout(socket, timeout).map_err(timed_out)?;
+    let mut conn = Connection::connect(socket, timeout).map_err(timed_out)?;
     let seq = conn.next_seq();
     let found = exchange(&mut conn, seq, &client::lookup(seq, Some(object))?)?;
     let objid = found.objid.ok_or(Error::Status(Status::NotFound))?;

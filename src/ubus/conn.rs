@@ -24,20 +24,13 @@ pub struct Connection {
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
-    /// Our client id, from ubusd's HELLO.
-    client_id: u32,
     seq: u16,
 }
 
 impl Connection {
-    /// Connects to ubusd's socket (OpenWrt: `/var/run/ubus/ubus.sock`) and waits for HELLO.
-    pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_stream(UnixStream::connect(path)?)
-    }
-
-    /// As [`Connection::connect`], with reads and writes bounded by `timeout` (HELLO
-    /// included) for the connection's life.
-    pub fn connect_timeout(path: impl AsRef<Path>, timeout: std::time::Duration) -> Result<Self> {
+    /// Connects to ubusd's socket (OpenWrt: `/var/run/ubus/ubus.sock`) and waits for HELLO;
+    /// reads and writes are bounded by `timeout` (HELLO included) for the connection's life.
+    pub fn connect(path: impl AsRef<Path>, timeout: std::time::Duration) -> Result<Self> {
         let stream = UnixStream::connect(path)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
@@ -51,19 +44,13 @@ impl Connection {
             buf: vec![0; INITIAL_BUFFER],
             start: 0,
             end: 0,
-            client_id: 0,
             seq: 0,
         };
-        let hello = Message::decode(conn.read_message()?)?.header;
-        if hello.kind != Kind::Hello {
+        // HELLO also carries our client id, which nothing here needs.
+        if Message::decode(conn.read_message()?)?.header.kind != Kind::Hello {
             return malformed(1, "ubusd did not start with HELLO");
         }
-        conn.client_id = hello.peer;
         Ok(conn)
-    }
-
-    pub fn client_id(&self) -> u32 {
-        self.client_id
     }
 
     /// The sequence number for our next request (libubus starts at 1 and wraps).

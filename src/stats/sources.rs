@@ -1,37 +1,31 @@
-//! What `status`, `flows` and `devices` report about the running system, whether the
-//! daemon answers over ubus or the CLI computes it directly: the plan (as last applied,
-//! or as it would be), what the kernel holds, and the live statistics.
+//! Where the live statistics are read from, and what each reading gives: conntrack's
+//! offloaded flows, each PPE's entries and `stats`, the WED instances and modules.
 //!
 //! Every reading can fail on its own (no conntrack module loaded, no debugfs mounted, no
-//! PPE on this SoC) without failing the report: the failure is reported in its place.
+//! PPE on this SoC) without failing the report: the failure is kept in its place.
 
 use std::fmt::Display;
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use serde::{Deserialize, Serialize};
 
-use crate::apply::Loaded;
-use crate::config::Mode;
-use crate::nftables::sys::NFT_FLOWTABLE_HW_OFFLOAD;
-use crate::plan::{DevicePlan, OffloadPlan};
-use crate::stats::conntrack::{self, Page, Query, Summary};
-use crate::stats::ppe::{self, State};
-use crate::stats::Conntrack;
-use crate::topology::{LinkSource, WED_DRIVERS};
-use crate::ubus::blobmsg::{List, Value};
+use super::conntrack::{Page, Query, Summary};
+use super::ppe::{self, State};
+use super::Conntrack;
+use crate::topology::sysfs::module_param;
+use crate::topology::{wed_enabled, wed_modules};
 
-/// `flows` without a limit returns this many.
-pub const DEFAULT_LIMIT: usize = 100;
-
-/// Where the live statistics are read from.
+/// Where the live statistics are read from: a router's own files, or a tree laid out
+/// like them.
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub conntrack: Conntrack,
-    /// Holds the `ppeN/` directories of mtk_eth_soc.
+    /// Holds the `ppeN/` and `wedN/` directories of mtk_eth_soc.
     pub debugfs: PathBuf,
+    /// `/sys/module`, for the WED modules' `wed_enable`.
+    pub modules: PathBuf,
 }
 
 impl Sources {
@@ -45,11 +39,13 @@ impl Sources {
         }
     }
 
-    /// A tree laid out like a router's: `proc/net/nf_conntrack`, `sys/kernel/debug/ppeN`.
+    /// A tree laid out like a router's: `proc/net/nf_conntrack`, `sys/kernel/debug/ppeN`,
+    /// `sys/module`.
     pub fn under(root: &Path) -> Sources {
         Sources {
             conntrack: Conntrack::File(root.join("proc/net/nf_conntrack")),
             debugfs: root.join("sys/kernel/debug"),
+            modules: root.join("sys/module"),
         }
     }
 
@@ -79,19 +75,16 @@ impl Sources {
 
     /// The WED instances mtk_eth_soc set up (`wedN` in debugfs, one per Wi-Fi bus WED
     /// serves), and whether each WED-capable Wi-Fi module has it enabled.
-    pub fn wed(&self, links: &dyn LinkSource) -> Wed {
-        let mut modules: Vec<&str> = WED_DRIVERS.iter().map(|&(_, module)| module).collect();
-        modules.dedup();
+    pub fn wed(&self) -> Wed {
         Wed {
             instances: self.debugfs_dirs("wed"),
-            modules: modules
-                .into_iter()
+            modules: wed_modules()
                 .filter_map(|module| {
                     // A module that is not loaded has no parameters: left out.
-                    let value = links.module_param(module, "wed_enable").ok()??;
+                    let value = module_param(&self.modules, module, "wed_enable").ok()??;
                     Some(WedModule {
                         module: module.to_string(),
-                        wed_enable: value == "Y" || value == "1",
+                        wed_enable: wed_enabled(&value),
                     })
                 })
                 .collect(),
@@ -147,12 +140,28 @@ fn with_path(path: &Path, e: impl Display) -> String {
     format!("{}: {e}", path.display())
 }
 
-/// A reading that failed on its own, reported in its place.
-#[derive(Debug, Serialize)]
+/// A reading, or why it failed, in its place: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Reading<T> {
-    Ok(T),
     Failed { error: String },
+    Ok(T),
+}
+
+// By hand: serde's untagged enums buffer the input and read it again with a second
+// deserializer, which doubles the code of every T.
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Reading<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(error) = value.get("error").and_then(serde_json::Value::as_str) {
+            let error = error.to_string();
+            return Ok(Reading::Failed { error });
+        }
+        T::deserialize(value)
+            .map(Reading::Ok)
+            .map_err(D::Error::custom)
+    }
 }
 
 impl<T, E: Display> From<Result<T, E>> for Reading<T> {
@@ -167,7 +176,7 @@ impl<T, E: Display> From<Result<T, E>> for Reading<T> {
 }
 
 /// FOE entries of one PPE by state, counted from `entries`.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryCounts {
     pub total: u64,
     pub bound: u64,
@@ -187,7 +196,7 @@ impl EntryCounts {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ppe {
     pub name: String,
     /// `stats` (patched kernels only).
@@ -197,175 +206,27 @@ pub struct Ppe {
 }
 
 /// Wireless Ethernet Dispatch: what the kernel set up and what the Wi-Fi drivers allow.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wed {
     pub instances: Vec<String>,
     pub modules: Vec<WedModule>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WedModule {
     pub module: String,
     pub wed_enable: bool,
 }
 
-/// The last time the daemon applied, and what came of it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LastApply {
-    /// What made it apply: `start`, `reload`, `SIGHUP`, `hotplug: lan3 added`.
-    pub trigger: String,
-    /// Seconds since the epoch.
-    pub time: u64,
-    /// What the batch did; empty when the kernel already matched.
-    pub changes: Vec<String>,
-    pub fallback: Option<String>,
-    /// Set when apply failed (and the ruleset stayed as it was).
-    pub error: Option<String>,
-}
-
-/// The `status` report.
-#[derive(Debug, Serialize)]
-pub struct Status {
-    /// Answered by the running daemon, or computed by the CLI on the spot.
-    pub source: &'static str,
-    pub requested: Mode,
-    /// What the kernel runs: no flowtable (`off`), software, or hardware (`flags offload`).
-    pub effective: Option<Mode>,
-    pub devices: Vec<DevicePlan>,
-    pub notes: Vec<String>,
-    pub loaded: Reading<Loaded>,
-    pub flows: Reading<Summary>,
-    pub ppe: Vec<Ppe>,
-    pub wed: Wed,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_apply: Option<LastApply>,
-}
-
-impl Status {
-    pub fn gather(
-        source: &'static str,
-        plan: &OffloadPlan,
-        loaded: Result<Loaded, String>,
-        sources: &Sources,
-        links: &dyn LinkSource,
-        last_apply: Option<LastApply>,
-    ) -> Status {
-        let effective = loaded.as_ref().ok().map(|l| match &l.flowtable {
-            None => Mode::Off,
-            Some(ft) if ft.flags & NFT_FLOWTABLE_HW_OFFLOAD != 0 => Mode::Hardware,
-            Some(_) => Mode::Software,
-        });
-        Status {
-            source,
-            requested: plan.requested,
-            effective,
-            devices: plan.devices.clone(),
-            notes: plan.notes.clone(),
-            loaded: loaded.into(),
-            flows: sources.flow_summary().into(),
-            ppe: sources.ppe(),
-            wed: sources.wed(links),
-            last_apply,
-        }
-    }
-}
-
-/// The l4 protocols a flowtable offloads, by the names `flows` accepts.
-const PROTOS: [(&str, u8); 2] = [("tcp", 6), ("udp", 17)];
-
-pub fn proto_number(name: &str) -> Option<u8> {
-    PROTOS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, number)| number)
-}
-
-fn proto_name(number: u8) -> Option<&'static str> {
-    PROTOS
-        .iter()
-        .find(|(_, n)| *n == number)
-        .map(|&(name, _)| name)
-}
-
-/// Builds a `flows` query from its arguments as ubus and the CLI give them.
-pub fn query(
-    limit: Option<i64>,
-    offset: Option<i64>,
-    proto: Option<&str>,
-    hw: Option<bool>,
-) -> io::Result<Query> {
-    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
-    let count = |n: Option<i64>, what: &str, default: u64| match n {
-        None => Ok(default),
-        Some(n) => u64::try_from(n).map_err(|_| bad(format!("{what} {n} is negative"))),
-    };
-    let proto = match proto {
-        None => None,
-        Some(name) => Some(
-            proto_number(name)
-                .ok_or_else(|| bad(format!("proto '{name}': offloaded flows are tcp or udp")))?,
-        ),
-    };
-    Ok(Query {
-        proto,
-        hw,
-        offset: count(offset, "offset", 0)?,
-        limit: count(limit, "limit", DEFAULT_LIMIT as u64)?.min(conntrack::MAX_LIMIT as u64)
-            as usize,
-    })
-}
-
-/// `flows` arguments as a ubus call carries them, checked: ubusd passes on whatever a
-/// caller sends, whatever the signature says.
-pub fn query_from_ubus(args: Option<List<'_>>) -> Result<Query, String> {
-    let (mut limit, mut offset, mut proto, mut hw) = (None, None, None, None);
-    for (name, value) in args.iter().flat_map(List::entries) {
-        let int = || match value {
-            Value::Int16(n) => Ok(i64::from(n)),
-            Value::Int32(n) => Ok(i64::from(n)),
-            Value::Int64(n) => Ok(n),
-            _ => Err(format!("{name} must be an integer")),
-        };
-        match name {
-            "limit" => limit = Some(int()?),
-            "offset" => offset = Some(int()?),
-            "proto" => match value {
-                Value::String(s) => proto = Some(s),
-                _ => return Err("proto must be a string".into()),
-            },
-            "hw" => match value {
-                Value::Bool(b) => hw = Some(b),
-                _ => return Err("hw must be a boolean".into()),
-            },
-            _ => {} // as libubus's blobmsg_parse: unknown arguments are ignored
-        }
-    }
-    query(limit, offset, proto, hw).map_err(|e| e.to_string())
-}
-
-/// A checked query as the arguments of a ubus `flows` call ([`query_from_ubus`] reads
-/// it back as it was).
-pub fn query_to_ubus(query: &Query) -> Map<String, Json> {
-    let mut args = Map::new();
-    args.insert("limit".into(), Json::from(query.limit));
-    args.insert("offset".into(), Json::from(query.offset));
-    if let Some(proto) = query.proto.and_then(proto_name) {
-        args.insert("proto".into(), Json::from(proto));
-    }
-    if let Some(hw) = query.hw {
-        args.insert("hw".into(), Json::from(hw));
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ruleset::L4Proto;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stats");
 
     fn tree() -> (tempdir::Dir, Sources) {
-        let dir = tempdir::Dir::new("status");
+        let dir = tempdir::Dir::new("sources");
         let fixture = |name: &str| fs::read(Path::new(FIXTURES).join(name)).unwrap();
         fs::create_dir_all(dir.0.join("proc/net")).unwrap();
         fs::write(
@@ -449,16 +310,23 @@ mod tests {
     fn summary_and_pages_come_from_the_same_file() {
         let (_dir, sources) = tree();
         let summary = sources.flow_summary().unwrap();
-        let all = sources
-            .flows(&query(Some(1000), None, None, None).unwrap())
-            .unwrap();
+        let every = Query {
+            proto: None,
+            hw: None,
+            offset: 0,
+            limit: crate::stats::conntrack::MAX_LIMIT,
+        };
+        let all = sources.flows(&every).unwrap();
         assert_eq!(
             all.matched,
             summary.all.software + summary.all.hardware,
             "flows lists exactly the offloaded flows status counts"
         );
         let tcp = sources
-            .flows(&query(None, None, Some("tcp"), None).unwrap())
+            .flows(&Query {
+                proto: Some(L4Proto::Tcp.number()),
+                ..every
+            })
             .unwrap();
         assert_eq!(tcp.matched, summary.tcp.software + summary.tcp.hardware);
     }
@@ -472,38 +340,5 @@ mod tests {
             "{err}"
         );
         assert!(sources.ppe().is_empty());
-    }
-
-    #[test]
-    fn a_query_survives_the_trip_through_ubus() {
-        use crate::ubus::client::invoke;
-        use crate::ubus::message::Message;
-        for q in [
-            query(None, None, None, None).unwrap(),
-            query(Some(5), Some(70_000), Some("udp"), Some(false)).unwrap(),
-            query(Some(1000), None, Some("tcp"), Some(true)).unwrap(),
-        ] {
-            let call = invoke(1, 7, "flows", &query_to_ubus(&q)).unwrap();
-            let args = Message::decode(&call).unwrap().data();
-            assert_eq!(query_from_ubus(args), Ok(q));
-        }
-    }
-
-    #[test]
-    fn query_arguments_are_checked() {
-        let q = query(Some(5000), Some(3), Some("udp"), Some(true)).unwrap();
-        assert_eq!(
-            (q.limit, q.offset, q.proto, q.hw),
-            (1000, 3, Some(17), Some(true))
-        );
-        assert_eq!(query(None, None, None, None).unwrap().limit, DEFAULT_LIMIT);
-        for (limit, offset, proto) in [
-            (Some(-1), None, None),
-            (None, Some(-2), None),
-            (None, None, Some("icmp")),
-        ] {
-            let e = query(limit, offset, proto, None).unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
-        }
     }
 }

@@ -3,11 +3,11 @@
 //! interface dump is given, an interface it reports up runs on the devices it names;
 //! otherwise the devices come from /etc/config/network.
 
+use super::{Branch, Netifd};
 use crate::config::{Config, Interface, L3Device, NetworkConfig, Warnings, Zone};
 use crate::error::{Error, Result};
-use crate::topology::Netifd;
 
-/// A device a zone covers, and how the zone reached it.
+/// A device a zone covers, how the zone reached it, and where it leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneDevice {
     pub zone: String,
@@ -16,9 +16,13 @@ pub struct ZoneDevice {
     pub via: String,
     /// The session device over `device` (`pppoe-wan`), which SQM may shape.
     pub l3: Option<String>,
+    /// With hardware requested, the devices packets enter on below `device`; otherwise
+    /// `device` itself, which is what fw4 puts into its flowtable. Filled in by
+    /// [`super::Topology::read`].
+    pub branches: Vec<Branch>,
 }
 
-pub fn zone_devices(
+pub(super) fn zone_devices(
     config: &Config,
     netifd: Option<&Netifd>,
     warnings: &mut Warnings,
@@ -35,6 +39,7 @@ pub fn zone_devices(
             device: dev.clone(),
             via: format!("device {dev}"),
             l3: None,
+            branches: Vec::new(),
         }));
     }
     Ok(out)
@@ -99,6 +104,7 @@ fn network_device(
         device,
         via,
         l3,
+        branches: Vec::new(),
     }))
 }
 
