@@ -10,7 +10,9 @@
 #   status   `fw4-offload status` (ctnetlink, and /proc with --root /) against
 #            `conntrack -L` counting the same classes, as the table grows 1k -> 64k ->
 #            256k real entries, half of them offloaded (bench/ctfill.c), with the peak RSS
-#            of each; the two readers' counts must agree with conntrack's.
+#            of each; the two readers' counts must agree with conntrack's;
+#   idle     the daemon's RSS at rest, after it applied a two-device zone (run alone
+#            in the arm64 guest with the musl router build).
 # All of it runs in the router namespace of vm/lib.sh's topology; hyperfine, hookwatch,
 # ctfill, GNU time (as gnutime) and fw4-offload come in with vm/run --file.
 # shellcheck shell=sh disable=SC2034 # the device names are for vm/lib.sh
@@ -21,7 +23,7 @@ ROUTER_WAN_DEV=eth1
 
 RUNS=${RUNS:-10}
 # Arguments: which of the benchmarks run (default: all of them)
-PARTS=${*:-apply hotplug status}
+PARTS=${*:-apply hotplug status idle}
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 rx() { nsx "$ROUTER_NS" "$@"; }
 # mean_ms RUNS HYPERFINE-ARGS...: the mean wall time of one command in ms, run without a
@@ -226,6 +228,19 @@ AWK
 			"proc_kib=$proc_kib conntrack_kib=$(peak_kib conntrack -L) agree=$agree" \
 			"entries_after=$(rx conntrack -C)"
 	done
+fi
+
+# ---------------------------------------------------------------- idle
+if part idle; then
+	zone_config /tmp/idle eth0 eth1
+	/sbin/ip netns exec "$ROUTER_NS" fw4-offload --config /tmp/idle -s /nonexistent/ubus.sock \
+		--syslog /nonexistent/log daemon 2>/tmp/idle.log &
+	DAEMON=$!
+	wait_for 30 sh -c "/sbin/ip netns exec $ROUTER_NS nft list flowtable inet fw4_offload ft 2>/dev/null | grep -q eth1"
+	sleep 2
+	echo "BENCH idle arch=$(uname -m) rss_kib=$(awk '/^VmRSS/ { print $2 }' /proc/$DAEMON/status)"
+	kill -TERM $DAEMON
+	wait $DAEMON
 fi
 
 topo_down
