@@ -263,7 +263,7 @@ fn main() -> ExitCode {
             let sources = args.sources();
             sources
                 .flows(&args.query)
-                .map_err(|e| Error::io(&sources.conntrack, io::Error::other(e)))
+                .map_err(|e| Error::io("conntrack", io::Error::other(e)))
         }),
         Command::Devices => ask(&args, "devices", || {
             let devices = system.run()?.plan.devices;

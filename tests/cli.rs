@@ -220,6 +220,14 @@ fn status_and_flows_computed_from_a_snapshot() {
         text.contains("ppe0: 0 bound of 0 entries; 2 committed, 1 without a free way"),
         "{text}"
     );
+    let table = root.join("proc/net/nf_conntrack");
+    assert!(
+        text.contains(&format!(
+            "hardware); tcp 1+1, udp 0+1 (read from {})\n",
+            table.display()
+        )),
+        "{text}"
+    );
     let bad = run(&["--root", root_arg, "flows", "--proto", "icmp"]);
     assert_eq!(bad.status.code(), Some(2));
     std::fs::remove_dir_all(&root).unwrap();

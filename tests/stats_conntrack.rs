@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use fw4_offload::stats::conntrack::{self, Counts, Flag, Query, Summary};
+use fw4_offload::stats::conntrack::{self, Flag, Offloaded, Query, Summary};
 
 fn fixture(name: &str) -> String {
     fs::read_to_string(format!("tests/fixtures/stats/{name}")).unwrap()
@@ -56,17 +56,13 @@ fn real_table_counts_match_conntrack_l() {
 #[test]
 fn real_table_has_timeouts_counters_and_no_offload() {
     let text = fixture("conntrack.txt");
-    let summary = Summary::read(text.as_bytes()).unwrap();
-    let none = |total| Counts {
-        total,
-        software: 0,
-        hardware: 0,
-        not_offloaded: total,
-    };
-    assert_eq!(summary.all, none(10));
-    assert_eq!(summary.tcp, none(4));
-    assert_eq!(summary.udp, none(4));
-    assert_eq!(summary.other, none(2));
+    let summary = Summary::read(text.as_bytes(), "fixture").unwrap();
+    assert_eq!(summary.total, 10);
+    let none = Offloaded::default();
+    assert_eq!(
+        [summary.all, summary.tcp, summary.udp, summary.other],
+        [none; 4]
+    );
     conntrack::scan(text.as_bytes(), |flow| {
         assert!(flow.timeout.is_some(), "{flow:?}");
         assert!(flow.original.packets.is_some() && flow.reply.bytes.is_some());
@@ -81,18 +77,12 @@ fn real_table_has_timeouts_counters_and_no_offload() {
 #[test]
 fn offloaded_flows_are_counted_and_listed() {
     let text = fixture("conntrack-offload.txt");
-    let summary = Summary::read(text.as_bytes()).unwrap();
-    assert_eq!(
-        summary.all,
-        Counts {
-            total: 10,
-            software: 1,
-            hardware: 2,
-            not_offloaded: 7
-        }
-    );
-    assert_eq!((summary.tcp.software, summary.tcp.hardware), (1, 1));
-    assert_eq!((summary.udp.software, summary.udp.hardware), (0, 1));
+    let summary = Summary::read(text.as_bytes(), "fixture").unwrap();
+    assert_eq!(summary.total, 10);
+    let offloaded = |software, hardware| Offloaded { software, hardware };
+    assert_eq!(summary.all, offloaded(1, 2));
+    assert_eq!(summary.tcp, offloaded(1, 1));
+    assert_eq!(summary.udp, offloaded(0, 1));
 
     let all = Query {
         proto: None,
@@ -100,7 +90,7 @@ fn offloaded_flows_are_counted_and_listed() {
         offset: 0,
         limit: 100,
     };
-    let page = conntrack::list(text.as_bytes(), &all).unwrap();
+    let page = conntrack::list(text.as_bytes(), &all, "fixture").unwrap();
     assert_eq!(page.matched, 3);
     let ports: Vec<_> = page.flows.iter().map(|f| f.original.dport).collect();
     assert_eq!(ports, [Some(8443), Some(5300), Some(8080)]);
@@ -111,17 +101,16 @@ fn offloaded_flows_are_counted_and_listed() {
         hw: Some(true),
         ..all
     };
-    let page = conntrack::list(text.as_bytes(), &hw_tcp).unwrap();
+    let page = conntrack::list(text.as_bytes(), &hw_tcp, "fixture").unwrap();
     assert_eq!(page.matched, 1);
     assert_eq!(page.flows[0].reply.sport, Some(8080));
-    assert_eq!(page.flows[0].state.as_deref(), Some("ESTABLISHED"));
 
     let second = Query {
         offset: 1,
         limit: 1,
         ..all
     };
-    let page = conntrack::list(text.as_bytes(), &second).unwrap();
+    let page = conntrack::list(text.as_bytes(), &second, "fixture").unwrap();
     assert_eq!((page.flows.len(), page.matched), (1, 3));
     assert_eq!(page.flows[0].original.dport, Some(5300));
 }
@@ -135,7 +124,7 @@ fn listing_serializes_for_ubus() {
         offset: 0,
         limit: 1,
     };
-    let page = conntrack::list(text.as_bytes(), &query).unwrap();
+    let page = conntrack::list(text.as_bytes(), &query, "fixture").unwrap();
     let json = serde_json::to_value(&page).unwrap();
     assert_eq!(json["flows"][0]["flag"], "hw_offload");
     assert_eq!(json["flows"][0]["original"]["dport"], 5300);
@@ -147,30 +136,10 @@ fn over_long_and_broken_lines_are_counted_not_fatal() {
     let mut text = fixture("conntrack.txt");
     text.push_str(&"x".repeat(100_000));
     text.push_str("\nipv4 2 tcp 6 oops\n");
-    let summary = Summary::read(text.as_bytes()).unwrap();
-    assert_eq!(summary.all.total, 10);
+    let summary = Summary::read(text.as_bytes(), "fixture").unwrap();
+    assert_eq!(summary.total, 10);
     assert_eq!(
         (summary.skipped.too_long, summary.skipped.malformed),
         (1, 1)
-    );
-}
-
-/// For bench/conntrack: the summary of the table at `$STATS_CONNTRACK` (a file, or
-/// /proc/net/nf_conntrack), one line of counts.
-#[test]
-#[ignore = "run by bench/conntrack"]
-fn bench_summary_of_file() {
-    let path = std::env::var("STATS_CONNTRACK").expect("STATS_CONNTRACK=table");
-    let file = std::io::BufReader::new(fs::File::open(path).unwrap());
-    let s = Summary::read(file).unwrap();
-    println!(
-        "summary: total {} software {} hardware {} tcp {} udp {} other {} malformed {}",
-        s.all.total,
-        s.all.software,
-        s.all.hardware,
-        s.tcp.total,
-        s.udp.total,
-        s.other.total,
-        s.skipped.malformed
     );
 }

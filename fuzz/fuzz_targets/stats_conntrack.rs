@@ -1,7 +1,7 @@
 //! Any bytes as `/proc/net/nf_conntrack` (after 6 bytes that pick the reader's buffer size
 //! and a `flows` query). Checks: nothing panics; the summary is the same whatever the
-//! buffer size (lines split across reads); counts add up (total = software + hardware +
-//! not offloaded, overall = tcp + udp + other); a page never holds more than its limit,
+//! buffer size (lines split across reads); counts add up (offloaded overall = tcp + udp
+//! + other, no more than the total); a page never holds more than its limit,
 //! holds exactly what the offset leaves of the matches, only flows the query selects, and
 //! `matched` agrees with the summary; every parsed line, printed again the way
 //! `ct_seq_show()` prints, parses to the same flow.
@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::io::BufReader;
 
-use fw4_offload::stats::conntrack::{self, Counts, Flag, Flow, Query, Summary, Tuple};
+use fw4_offload::stats::conntrack::{self, Flag, Flow, Offloaded, Query, Summary, Tuple};
 use libfuzzer_sys::fuzz_target;
 
 fn tuple(out: &mut String, t: &Tuple) {
@@ -35,9 +35,6 @@ fn render(flow: &Flow) -> String {
     if let Some(t) = flow.timeout {
         write!(out, "{t} ").unwrap();
     }
-    if let Some(s) = &flow.state {
-        write!(out, "{s} ").unwrap();
-    }
     tuple(&mut out, &flow.original);
     if flow.unreplied {
         out.push_str("[UNREPLIED] ");
@@ -59,10 +56,6 @@ fn render(flow: &Flow) -> String {
     out
 }
 
-fn check_counts(c: &Counts) {
-    assert_eq!(c.total, c.software + c.hardware + c.not_offloaded, "{c:?}");
-}
-
 fuzz_target!(|data: &[u8]| {
     let (params, table) = data.split_at(data.len().min(6));
     let byte = |i: usize| params.get(i).copied().unwrap_or(0);
@@ -79,21 +72,18 @@ fuzz_target!(|data: &[u8]| {
         limit: byte(5) as usize % 8,
     };
 
-    let summary = Summary::read(table).unwrap();
+    let summary = Summary::read(table, "fuzz").unwrap();
     assert_eq!(
         summary,
-        Summary::read(BufReader::with_capacity(capacity, table)).unwrap()
+        Summary::read(BufReader::with_capacity(capacity, table), "fuzz").unwrap()
     );
-    for c in [&summary.all, &summary.tcp, &summary.udp, &summary.other] {
-        check_counts(c);
-    }
     let parts = [summary.tcp, summary.udp, summary.other];
-    let sum = |f: fn(&Counts) -> u64| parts.iter().map(f).sum::<u64>();
-    assert_eq!(summary.all.total, sum(|c| c.total));
+    let sum = |f: fn(&Offloaded) -> u64| parts.iter().map(f).sum::<u64>();
     assert_eq!(summary.all.software, sum(|c| c.software));
     assert_eq!(summary.all.hardware, sum(|c| c.hardware));
+    assert!(summary.all.software + summary.all.hardware <= summary.total);
 
-    let page = conntrack::list(BufReader::with_capacity(capacity, table), &query).unwrap();
+    let page = conntrack::list(BufReader::with_capacity(capacity, table), &query, "fuzz").unwrap();
     assert!(page.flows.len() <= query.limit.min(conntrack::MAX_LIMIT));
     let left = page.matched.saturating_sub(query.offset) as usize;
     assert_eq!(page.flows.len(), left.min(query.limit));

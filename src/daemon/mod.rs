@@ -48,57 +48,93 @@ impl Default for Options {
     }
 }
 
-/// Link events close together are one change: a `wifi reload` deletes and creates several
-/// interfaces in a row, and one apply at the end of it is enough. A burst that never
-/// goes quiet still applies after [`MAX_DELAY_FACTOR`] quiet times.
+/// Link events are applied at once when they come alone and merged when they come in a
+/// burst. The first event after a quiet time applies on the spot: a new Wi-Fi interface
+/// or PPPoE session should not wait on the slow path. Events that follow within the
+/// quiet time of the one before are held and applied together once it has passed: a
+/// `wifi reload` deletes and creates several interfaces in a row, and one more apply at
+/// its end is enough. A burst that never goes quiet still applies after
+/// [`MAX_DELAY_FACTOR`] quiet times.
 struct Debounce {
     quiet: Duration,
-    first: Option<Instant>,
-    last: Instant,
-    /// What happened, for the log: the first few changes and how many more.
-    reasons: Vec<String>,
-    more: usize,
+    /// When the last event came.
+    last: Option<Instant>,
+    /// Events not applied yet.
+    held: Option<Events>,
 }
 
 const MAX_DELAY_FACTOR: u32 = 4;
 const MAX_REASONS: usize = 4;
 
-impl Debounce {
-    fn new(quiet: Duration) -> Debounce {
-        Debounce {
-            quiet,
-            first: None,
-            last: Instant::now(),
+/// Events read together or held together, applied in one go.
+struct Events {
+    since: Instant,
+    /// What happened, for the log: the first few changes and how many more.
+    reasons: Vec<String>,
+    more: usize,
+}
+
+impl Events {
+    fn new(since: Instant) -> Events {
+        Events {
+            since,
             reasons: Vec::new(),
             more: 0,
         }
     }
 
-    fn touch(&mut self, now: Instant, reason: String) {
-        self.first.get_or_insert(now);
-        self.last = now;
-        match self.reasons.len() < MAX_REASONS {
-            true => self.reasons.push(reason),
-            false => self.more += 1,
+    fn add(&mut self, reasons: impl IntoIterator<Item = String>) {
+        for reason in reasons {
+            match self.reasons.len() < MAX_REASONS {
+                true => self.reasons.push(reason),
+                false => self.more += 1,
+            }
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        let first = self.first?;
-        Some((self.last + self.quiet).min(first + self.quiet * MAX_DELAY_FACTOR))
+    fn describe(self) -> String {
+        let mut text = self.reasons.join(", ");
+        if self.more > 0 {
+            text += &format!(" and {} more", self.more);
+        }
+        text
+    }
+}
+
+impl Debounce {
+    fn new(quiet: Duration) -> Debounce {
+        Debounce {
+            quiet,
+            last: None,
+            held: None,
+        }
     }
 
-    /// The burst's description once it is over.
-    fn take_due(&mut self, now: Instant) -> Option<String> {
-        if self.deadline()? > now {
+    /// Records the events read at `now` (none when the loop woke for the deadline) and
+    /// returns what to apply now: events that open a burst, or the held ones once due
+    /// (with any read alongside them).
+    fn update(&mut self, now: Instant, reasons: Vec<String>) -> Option<String> {
+        let mut due = self.deadline().is_some_and(|at| at <= now);
+        if !reasons.is_empty() {
+            // With events held, the deadline is at most a quiet time after the last
+            // event: a quiet time since it means they are due, or that none are held.
+            due |= self.last.is_none_or(|last| now >= last + self.quiet);
+            self.last = Some(now);
+            self.held
+                .get_or_insert_with(|| Events::new(now))
+                .add(reasons);
+        }
+        if !due {
             return None;
         }
-        self.first = None;
-        let mut reasons = std::mem::take(&mut self.reasons).join(", ");
-        if self.more > 0 {
-            reasons += &format!(" and {} more", std::mem::take(&mut self.more));
-        }
-        Some(reasons)
+        self.held.take().map(Events::describe)
+    }
+
+    /// When the held events are due.
+    fn deadline(&self) -> Option<Instant> {
+        let held = self.held.as_ref()?;
+        let last = self.last?;
+        Some((last + self.quiet).min(held.since + self.quiet * MAX_DELAY_FACTOR))
     }
 }
 
@@ -160,23 +196,21 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
                 None => {}
             }
         }
+        let mut changes = Vec::new();
         if ready(&fds[1]) {
-            let mut changes = Vec::new();
-            if let Err(e) = links.drain(&mut changes) {
+            let mut found = Vec::new();
+            if let Err(e) = links.drain(&mut found) {
                 log::warn!("rtnetlink: {e}");
             }
-            let now = Instant::now();
-            changes
-                .into_iter()
-                .for_each(|c| debounce.touch(now, c.to_string()));
+            changes.extend(found.iter().map(ToString::to_string));
         }
         bus.receive(fds.get(2).is_some_and(ready), |inbound| {
             if let bus::Inbound::Event(name) = inbound {
-                debounce.touch(Instant::now(), format!("netifd {name} event"));
+                changes.push(format!("netifd {name} event"));
             }
             service.answer(inbound)
         });
-        if let Some(reasons) = debounce.take_due(Instant::now()) {
+        if let Some(reasons) = debounce.update(Instant::now(), changes) {
             service.reload(&format!("hotplug: {reasons}"));
         }
     }
@@ -186,33 +220,102 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
 mod tests {
     use super::*;
 
+    const QUIET: Duration = Duration::from_millis(100);
+
+    fn added(i: u32) -> Vec<String> {
+        vec![format!("veth{i} added")]
+    }
+
     #[test]
-    fn a_burst_applies_once_after_it_goes_quiet() {
-        let quiet = Duration::from_millis(100);
-        let mut d = Debounce::new(quiet);
+    fn a_single_event_applies_at_once() {
+        let mut d = Debounce::new(QUIET);
         let t0 = Instant::now();
-        assert_eq!(d.deadline(), None);
-        for i in 0..6 {
-            d.touch(t0 + quiet / 2 * i, format!("veth{i} added"));
-        }
-        let last = t0 + quiet / 2 * 5;
-        assert_eq!(d.deadline(), Some(last + quiet));
-        assert_eq!(d.take_due(last + quiet / 2), None);
+        assert_eq!(d.update(t0, added(0)).as_deref(), Some("veth0 added"));
+        assert_eq!(d.deadline(), None, "nothing held");
+        assert_eq!(d.update(t0 + QUIET * 10, Vec::new()), None);
+        // A quiet time later, the next one opens a burst of its own.
+        let t1 = t0 + QUIET;
+        assert_eq!(d.update(t1, added(1)).as_deref(), Some("veth1 added"));
+    }
+
+    #[test]
+    fn events_read_together_apply_together() {
+        let mut d = Debounce::new(QUIET);
+        let reasons = (0..3).flat_map(added).collect();
+        let first = d.update(Instant::now(), reasons);
         assert_eq!(
-            d.take_due(last + quiet).as_deref(),
-            Some("veth0 added, veth1 added, veth2 added, veth3 added and 2 more")
+            first.as_deref(),
+            Some("veth0 added, veth1 added, veth2 added")
+        );
+        assert_eq!(d.update(Instant::now(), Vec::new()), None, "no events");
+        assert_eq!(d.deadline(), None);
+    }
+
+    #[test]
+    fn a_burst_applies_at_its_start_and_once_more_when_it_goes_quiet() {
+        let mut d = Debounce::new(QUIET);
+        let t0 = Instant::now();
+        assert!(
+            d.update(t0, added(0)).is_some(),
+            "the first applies at once"
+        );
+        for i in 1..8 {
+            let at = t0 + QUIET / 2 * i;
+            assert_eq!(d.update(at, Vec::new()), None);
+            assert_eq!(d.update(at, added(i)), None, "veth{i} is held");
+        }
+        let last = t0 + QUIET / 2 * 7;
+        assert_eq!(d.deadline(), Some(last + QUIET));
+        assert_eq!(d.update(last + QUIET / 2, Vec::new()), None);
+        assert_eq!(
+            d.update(last + QUIET, Vec::new()).as_deref(),
+            Some("veth1 added, veth2 added, veth3 added, veth4 added and 3 more")
         );
         assert_eq!(d.deadline(), None, "the burst is over");
+        assert_eq!(
+            d.update(last + QUIET * 10, Vec::new()),
+            None,
+            "applied once"
+        );
+    }
+
+    #[test]
+    fn events_read_late_join_the_held_ones() {
+        let mut d = Debounce::new(QUIET);
+        let t0 = Instant::now();
+        d.update(t0, added(0));
+        let last = t0 + QUIET / 2;
+        assert_eq!(d.update(last, added(1)), None);
+        // Read after the deadline passed but before the loop took the held events: a
+        // quiet time has passed, yet they go out with the held ones, in one apply.
+        let late = last + QUIET * 2;
+        assert_eq!(
+            d.update(late, added(2)).as_deref(),
+            Some("veth1 added, veth2 added")
+        );
+        assert_eq!(
+            d.update(late + QUIET, added(3)).as_deref(),
+            Some("veth3 added")
+        );
     }
 
     #[test]
     fn a_burst_that_never_ends_still_applies() {
-        let quiet = Duration::from_millis(100);
-        let mut d = Debounce::new(quiet);
+        let mut d = Debounce::new(QUIET);
         let t0 = Instant::now();
+        let mut applied = Vec::new();
         for i in 0..100 {
-            d.touch(t0 + quiet / 2 * i, "carrier".into());
+            let at = t0 + QUIET / 2 * i;
+            if d.update(at, added(i)).is_some() {
+                applied.push(at);
+            }
         }
-        assert_eq!(d.deadline(), Some(t0 + quiet * MAX_DELAY_FACTOR));
+        // At the start, then every MAX_DELAY_FACTOR quiet times (the first held event
+        // comes half a quiet time after the apply).
+        assert_eq!(applied[0], t0);
+        for pair in applied.windows(2) {
+            assert_eq!(pair[1] - pair[0], QUIET * MAX_DELAY_FACTOR + QUIET / 2);
+        }
+        assert_eq!(applied.len(), 12, "events 0, 9, 18, ..., 99");
     }
 }

@@ -199,6 +199,7 @@ mod tests {
                 malformed: 1,
                 too_long: 0,
             },
+            source: "ctnetlink".into(),
         };
         assert_eq!(through_ubus(&page), page);
         let devices = Devices {

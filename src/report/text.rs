@@ -84,15 +84,17 @@ impl Display for Status {
             Reading::Failed { error } => writeln!(f, "flows: unknown ({error})")?,
             Reading::Ok(s) => writeln!(
                 f,
-                "flows: {} of {} offloaded ({} software, {} hardware); tcp {}+{}, udp {}+{}",
+                "flows: {} of {} offloaded ({} software, {} hardware); tcp {}+{}, udp {}+{} \
+                 (read from {})",
                 s.all.software + s.all.hardware,
-                s.all.total,
+                s.total,
                 s.all.software,
                 s.all.hardware,
                 s.tcp.software,
                 s.tcp.hardware,
                 s.udp.software,
                 s.udp.hardware,
+                s.source,
             )?,
         }
         for ppe in &self.ppe {

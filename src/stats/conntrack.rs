@@ -20,6 +20,14 @@
 //! Keys this module does not need are skipped, so a kernel adding one breaks nothing.
 //! A line that does not have this shape is counted as malformed and skipped: the table is
 //! read while it changes, and one odd line must not hide the others.
+//!
+//! What a flow is for `flows` and how `status` counts them ([`Flow`], [`Summary`],
+//! [`Page`]) is shared with the ctnetlink reader ([`super::ctnetlink`]), which gives the
+//! same answer for the same table: a [`Flow`] holds what both print. The TCP state is
+//! left out for that reason: ctnetlink does not send it for offloaded entries
+//! (`ctnetlink_dump_info`), and for them it is ESTABLISHED by construction (the flowtable
+//! takes established TCP only). The default zone, 0, which /proc prints and ctnetlink
+//! leaves out, is no zone.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};
@@ -81,15 +89,13 @@ pub struct Flow<'a> {
     /// their lifetime).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
-    /// `ESTABLISHED`, … for protocols with states.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<Cow<'a, str>>,
     pub original: Tuple<'a>,
     pub reply: Tuple<'a>,
     pub unreplied: bool,
     pub flag: Flag,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mark: Option<u32>,
+    /// A zone other than the default one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<u16>,
 }
@@ -114,7 +120,6 @@ impl Flow<'_> {
             l4: Cow::Owned(self.l4.into_owned()),
             l4num: self.l4num,
             timeout: self.timeout,
-            state: self.state.map(|s| Cow::Owned(s.into_owned())),
             original: self.original.into_owned(),
             reply: self.reply.into_owned(),
             unreplied: self.unreplied,
@@ -181,7 +186,8 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
     if let Some(t) = tokens.next_if(|t| t.bytes().all(|b| b.is_ascii_digit())) {
         timeout = Some(t.parse().map_err(|_| "bad timeout")?);
     }
-    let state = tokens.next_if(|t| !t.contains('=') && !t.starts_with('['));
+    // The protocol's state word (`ESTABLISHED`), not kept: see the module's doc.
+    tokens.next_if(|t| !t.contains('=') && !t.starts_with('['));
 
     let mut original = Partial::default();
     let mut reply = Partial::default();
@@ -237,13 +243,12 @@ pub fn parse_line(line: &str) -> Result<Flow<'_>, &'static str> {
         l4: Cow::Borrowed(l4),
         l4num,
         timeout,
-        state: state.map(Cow::Borrowed),
         original: original.finish("no complete original tuple")?,
         reply: reply.finish("no complete reply tuple")?,
         unreplied,
         flag,
         mark,
-        zone,
+        zone: zone.filter(|&z| z != 0),
     })
 }
 
@@ -275,47 +280,63 @@ pub fn scan<R: BufRead>(input: R, mut visit: impl FnMut(Flow<'_>)) -> io::Result
     Ok(skipped)
 }
 
-/// Flows by offload state: `total = software + hardware + not_offloaded`.
+/// Offloaded flows, in software and in hardware.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub total: u64,
+pub struct Offloaded {
     pub software: u64,
     pub hardware: u64,
-    pub not_offloaded: u64,
 }
 
-impl Counts {
+impl Offloaded {
     fn add(&mut self, flag: Flag) {
-        self.total += 1;
         match flag {
             Flag::HwOffload => self.hardware += 1,
             Flag::Offload => self.software += 1,
-            Flag::None | Flag::Assured => self.not_offloaded += 1,
+            Flag::None | Flag::Assured => {}
         }
     }
 }
 
-/// The counting pass for `status`: flows by offload state, overall and per l4 protocol
-/// (flowtables offload TCP and UDP only; everything else is `other`).
+/// The counting pass for `status`: every flow in the table, and the offloaded ones
+/// overall and by l4 protocol (flowtables offload TCP and UDP, and GRE on newer kernels:
+/// `other`). Flows that are not offloaded are counted, not sorted: ctnetlink sends only
+/// the offloaded ones.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
-    pub all: Counts,
-    pub tcp: Counts,
-    pub udp: Counts,
-    pub other: Counts,
+    pub total: u64,
+    pub all: Offloaded,
+    pub tcp: Offloaded,
+    pub udp: Offloaded,
+    pub other: Offloaded,
     pub skipped: Skipped,
+    /// What was read: `ctnetlink`, or the table's file.
+    pub source: String,
 }
 
 impl Summary {
-    pub fn read<R: BufRead>(input: R) -> io::Result<Summary> {
-        let mut summary = Summary::default();
+    pub fn new(source: impl Into<String>) -> Summary {
+        Summary {
+            source: source.into(),
+            ..Summary::default()
+        }
+    }
+
+    /// Counts one offloaded flow (or, for a flag that is none of those, nothing).
+    pub fn add(&mut self, flag: Flag, l4num: u8) {
+        self.all.add(flag);
+        match L4Proto::from_number(l4num) {
+            Some(L4Proto::Tcp) => self.tcp.add(flag),
+            Some(L4Proto::Udp) => self.udp.add(flag),
+            None => self.other.add(flag),
+        }
+    }
+
+    /// The summary of a table as text.
+    pub fn read<R: BufRead>(input: R, source: impl Into<String>) -> io::Result<Summary> {
+        let mut summary = Summary::new(source);
         summary.skipped = scan(input, |flow| {
-            summary.all.add(flow.flag);
-            match L4Proto::from_number(flow.l4num) {
-                Some(L4Proto::Tcp) => summary.tcp.add(flow.flag),
-                Some(L4Proto::Udp) => summary.udp.add(flow.flag),
-                None => summary.other.add(flow.flag),
-            }
+            summary.total += 1;
+            summary.add(flow.flag, flow.l4num);
         })?;
         Ok(summary)
     }
@@ -339,13 +360,13 @@ pub struct Query {
 }
 
 impl Query {
-    fn matches(&self, flow: &Flow) -> bool {
-        let offloaded = match flow.flag {
+    fn matches(&self, flag: Flag, l4num: u8) -> bool {
+        let offloaded = match flag {
             Flag::HwOffload => true,
             Flag::Offload => false,
             Flag::None | Flag::Assured => return false,
         };
-        self.hw.is_none_or(|hw| hw == offloaded) && self.proto.is_none_or(|p| p == flow.l4num)
+        self.hw.is_none_or(|hw| hw == offloaded) && self.proto.is_none_or(|p| p == l4num)
     }
 }
 
@@ -357,27 +378,64 @@ pub struct Page {
     /// between reads, so consecutive pages can miss or repeat a flow.
     pub matched: u64,
     pub skipped: Skipped,
+    /// What was read: `ctnetlink`, or the table's file.
+    pub source: String,
 }
 
-/// The offloaded flows `query` selects, in the kernel's order.
-pub fn list<R: BufRead>(input: R, query: &Query) -> io::Result<Page> {
-    let limit = query.limit.min(MAX_LIMIT);
-    let mut flows = Vec::new();
-    let mut matched = 0;
+/// Builds a [`Page`] from the flows of a table, offered in the table's order.
+pub struct Pager<'q> {
+    query: &'q Query,
+    page: Page,
+}
+
+impl<'q> Pager<'q> {
+    pub fn new(query: &'q Query, source: impl Into<String>) -> Pager<'q> {
+        Pager {
+            query,
+            page: Page {
+                flows: Vec::new(),
+                matched: 0,
+                skipped: Skipped::default(),
+                source: source.into(),
+            },
+        }
+    }
+
+    /// A flow of the table; `flow` makes it, called only for a flow the page keeps.
+    /// Returns false when that fails (the flow is then neither kept nor matched).
+    pub fn offer(
+        &mut self,
+        flag: Flag,
+        l4num: u8,
+        flow: impl FnOnce() -> Option<Flow<'static>>,
+    ) -> bool {
+        if !self.query.matches(flag, l4num) {
+            return true;
+        }
+        let page = &mut self.page;
+        if page.matched >= self.query.offset && page.flows.len() < self.query.limit.min(MAX_LIMIT) {
+            let Some(flow) = flow() else {
+                return false;
+            };
+            page.flows.push(flow);
+        }
+        page.matched += 1;
+        true
+    }
+
+    pub fn finish(mut self, skipped: Skipped) -> Page {
+        self.page.skipped = skipped;
+        self.page
+    }
+}
+
+/// The offloaded flows `query` selects from a table as text, in the table's order.
+pub fn list<R: BufRead>(input: R, query: &Query, source: impl Into<String>) -> io::Result<Page> {
+    let mut pager = Pager::new(query, source);
     let skipped = scan(input, |flow| {
-        if !query.matches(&flow) {
-            return;
-        }
-        if matched >= query.offset && flows.len() < limit {
-            flows.push(flow.into_owned());
-        }
-        matched += 1;
+        pager.offer(flow.flag, flow.l4num, || Some(flow.into_owned()));
     })?;
-    Ok(Page {
-        flows,
-        matched,
-        skipped,
-    })
+    Ok(pager.finish(skipped))
 }
 
 #[cfg(test)]
@@ -395,7 +453,6 @@ mod tests {
         let flow = parse_line(TCP_V4).unwrap();
         assert_eq!((&*flow.l3, &*flow.l4, flow.l4num), ("ipv4", "tcp", 6));
         assert_eq!(flow.timeout, Some(431999));
-        assert_eq!(flow.state.as_deref(), Some("ESTABLISHED"));
         assert_eq!(flow.original.sport, Some(33480));
         assert_eq!(flow.original.dport, Some(8081));
         assert_eq!(
@@ -406,14 +463,17 @@ mod tests {
         assert_eq!(flow.reply.sport, Some(8081));
         assert_eq!(flow.flag, Flag::Assured);
         assert!(!flow.unreplied);
-        assert_eq!((flow.mark, flow.zone), (Some(42), Some(0)));
+        assert_eq!(
+            (flow.mark, flow.zone),
+            (Some(42), None),
+            "zone 0 is no zone"
+        );
     }
 
     #[test]
-    fn unreplied_udp_without_state() {
+    fn unreplied_udp() {
         let flow = parse_line(UDP_UNREPLIED).unwrap();
         assert!(flow.unreplied);
-        assert_eq!(flow.state, None);
         assert_eq!(flow.timeout, Some(29));
         assert_eq!(flow.flag, Flag::None);
         assert_eq!(flow.zone, Some(7));
@@ -423,7 +483,6 @@ mod tests {
     fn offloaded_flow_has_no_timeout_and_no_counters_without_acct() {
         let flow = parse_line(HW).unwrap();
         assert_eq!(flow.timeout, None);
-        assert_eq!(flow.state.as_deref(), Some("ESTABLISHED"));
         assert_eq!(flow.flag, Flag::HwOffload);
         assert_eq!(flow.original.packets, None);
         assert_eq!(flow.reply.dst, "203.0.113.5");
@@ -497,18 +556,14 @@ mod tests {
     }
 
     #[test]
-    fn summary_counts_by_state_and_protocol() {
-        let summary = Summary::read(table().as_bytes()).unwrap();
-        let counts = |total, software, hardware| Counts {
-            total,
-            software,
-            hardware,
-            not_offloaded: total - software - hardware,
-        };
-        assert_eq!(summary.all, counts(7, 2, 2));
-        assert_eq!(summary.tcp, counts(4, 1, 2));
-        assert_eq!(summary.udp, counts(2, 1, 0));
-        assert_eq!(summary.other, counts(1, 0, 0));
+    fn summary_counts_offloaded_flows_by_protocol() {
+        let summary = Summary::read(table().as_bytes(), "table").unwrap();
+        let offloaded = |software, hardware| Offloaded { software, hardware };
+        assert_eq!(summary.total, 7);
+        assert_eq!(summary.all, offloaded(2, 2));
+        assert_eq!(summary.tcp, offloaded(1, 2));
+        assert_eq!(summary.udp, offloaded(1, 0));
+        assert_eq!(summary.other, offloaded(0, 0));
         assert_eq!(
             summary.skipped,
             Skipped {
@@ -516,6 +571,7 @@ mod tests {
                 too_long: 0
             }
         );
+        assert_eq!(summary.source, "table");
     }
 
     #[test]
@@ -529,6 +585,7 @@ mod tests {
                     offset,
                     limit,
                 },
+                "table",
             )
             .unwrap();
             let flags: Vec<_> = page.flows.iter().map(|f| (f.l4num, f.flag)).collect();
@@ -556,6 +613,7 @@ mod tests {
                 offset: 0,
                 limit: usize::MAX,
             },
+            "table",
         )
         .unwrap();
         assert_eq!(page.flows, [parse_line(HW).unwrap().into_owned()]);

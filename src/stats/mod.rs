@@ -6,6 +6,9 @@
 //! - [`conntrack`]: `/proc/net/nf_conntrack`, one flow a line, with its offload flag
 //!   (`[HW_OFFLOAD]`, `[OFFLOAD]`); a counting pass ([`conntrack::Summary`]) and a bounded,
 //!   filtered listing ([`conntrack::list`]).
+//! - [`ctnetlink`]: the same answers from the kernel's conntrack netlink interface, which
+//!   sends only the offloaded entries; [`Conntrack`] asks it, and reads the text table
+//!   where it cannot.
 //! - [`ppe`]: MediaTek PPE debugfs files, `/sys/kernel/debug/ppeN/entries` (and `bind`,
 //!   the same lines for bound entries only) and the `stats` file added by the
 //!   kmod-nft-offload kernel series.
@@ -15,12 +18,74 @@
 //! have tens of thousands of lines and is never read whole.
 
 pub mod conntrack;
+pub mod ctnetlink;
 pub mod ppe;
 mod sources;
 
 pub use sources::{EntryCounts, Ppe, Reading, Sources, Wed, WedModule};
 
-use std::io::{self, BufRead};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+
+use conntrack::{Page, Query, Summary};
+use ctnetlink::Ctnetlink;
+
+/// Where `status` and `flows` read the conntrack table from.
+#[derive(Debug, Clone)]
+pub enum Conntrack {
+    /// This system's kernel over ctnetlink; where that cannot be asked (no
+    /// nf_conntrack_netlink, no CAP_NET_ADMIN), the text table at `fallback`.
+    Kernel { fallback: PathBuf },
+    /// A text table only: a snapshot's copy of /proc/net/nf_conntrack.
+    File(PathBuf),
+}
+
+impl Conntrack {
+    /// Offloaded flows by protocol, and the table's size.
+    pub fn summary(&self) -> Result<Summary, String> {
+        self.read(Ctnetlink::summary, |input, source| {
+            Summary::read(input, source)
+        })
+    }
+
+    /// One page of offloaded flows.
+    pub fn flows(&self, query: &Query) -> Result<Page, String> {
+        self.read(
+            |ct| ct.list(query),
+            |input, source| conntrack::list(input, query, source),
+        )
+    }
+
+    fn read<T>(
+        &self,
+        netlink: impl FnOnce(&mut Ctnetlink) -> io::Result<T>,
+        text: impl FnOnce(BufReader<File>, String) -> io::Result<T>,
+    ) -> Result<T, String> {
+        let path = match self {
+            Conntrack::File(path) => path,
+            Conntrack::Kernel { fallback } => {
+                match Ctnetlink::open().and_then(|mut ct| netlink(&mut ct)) {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => match read_text(fallback, text) {
+                        Ok(answer) => return Ok(answer),
+                        Err(text_error) => return Err(format!("ctnetlink: {e}; {text_error}")),
+                    },
+                }
+            }
+        };
+        read_text(path, text)
+    }
+}
+
+fn read_text<T>(
+    path: &PathBuf,
+    text: impl FnOnce(BufReader<File>, String) -> io::Result<T>,
+) -> Result<T, String> {
+    File::open(path)
+        .and_then(|file| text(BufReader::new(file), path.display().to_string()))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
 
 /// The longest line kept. The longest line the kernel prints (IPv6 conntrack entry with
 /// accounting, zones, a security context and delta-time) is well under half of this.

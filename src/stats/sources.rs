@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::conntrack::{self, Page, Query, Summary};
+use super::conntrack::{Page, Query, Summary};
 use super::ppe::{self, State};
+use super::Conntrack;
 use crate::topology::sysfs::module_param;
 use crate::topology::{wed_enabled, wed_modules};
 
@@ -20,7 +21,7 @@ use crate::topology::{wed_enabled, wed_modules};
 /// like them.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub conntrack: PathBuf,
+    pub conntrack: Conntrack,
     /// Holds the `ppeN/` and `wedN/` directories of mtk_eth_soc.
     pub debugfs: PathBuf,
     /// `/sys/module`, for the WED modules' `wed_enable`.
@@ -28,15 +29,21 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// This system: conntrack over ctnetlink (or /proc), debugfs.
     pub fn live() -> Sources {
-        Sources::under(Path::new("/"))
+        Sources {
+            conntrack: Conntrack::Kernel {
+                fallback: PathBuf::from("/proc/net/nf_conntrack"),
+            },
+            ..Sources::under(Path::new("/"))
+        }
     }
 
     /// A tree laid out like a router's: `proc/net/nf_conntrack`, `sys/kernel/debug/ppeN`,
     /// `sys/module`.
     pub fn under(root: &Path) -> Sources {
         Sources {
-            conntrack: root.join("proc/net/nf_conntrack"),
+            conntrack: Conntrack::File(root.join("proc/net/nf_conntrack")),
             debugfs: root.join("sys/kernel/debug"),
             modules: root.join("sys/module"),
         }
@@ -48,15 +55,14 @@ impl Sources {
             .map_err(|e| with_path(path, e))
     }
 
-    /// Offloaded flows by protocol and state, in one streaming pass.
+    /// Offloaded flows by protocol, and the table's size.
     pub fn flow_summary(&self) -> Result<Summary, String> {
-        Summary::read(Self::open(&self.conntrack)?).map_err(|e| with_path(&self.conntrack, e))
+        self.conntrack.summary()
     }
 
     /// One page of offloaded flows.
     pub fn flows(&self, query: &Query) -> Result<Page, String> {
-        conntrack::list(Self::open(&self.conntrack)?, query)
-            .map_err(|e| with_path(&self.conntrack, e))
+        self.conntrack.flows(query)
     }
 
     /// Every `ppeN` directory, in order; none on a system without a MediaTek PPE.
@@ -308,7 +314,7 @@ mod tests {
             proto: None,
             hw: None,
             offset: 0,
-            limit: conntrack::MAX_LIMIT,
+            limit: crate::stats::conntrack::MAX_LIMIT,
         };
         let all = sources.flows(&every).unwrap();
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Device facts read from a sysfs tree: `/sys` on a router, `DIR/sys` in a snapshot.
 
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::ethtool::{self, HW_TC_OFFLOAD};
@@ -88,16 +88,33 @@ impl SysfsLinks {
             return Ok(None);
         }
         let dir = self.net_dir(name);
-        let Some(ifindex) = read_optional(&dir.join("ifindex"))? else {
+        // One listing says what else there is to read: `lower_*` links, `brif/` of a
+        // bridge.
+        let (mut lowers, mut has_brif) = (Vec::new(), false);
+        let exists = each_entry(&dir, |entry| match entry {
+            "brif" => has_brif = true,
+            _ => lowers.extend(entry.strip_prefix("lower_").map(str::to_string)),
+        })?;
+        if !exists {
             return Ok(None);
-        };
-        let ifindex = parse_number(&dir.join("ifindex"), &ifindex)?;
-        let arphrd = match read_optional(&dir.join("type"))? {
-            Some(text) => parse_number(&dir.join("type"), &text)?,
-            None => ARPHRD_ETHER,
-        };
+        }
+        lowers.sort();
         let uevent = read_optional(&dir.join("uevent"))?.unwrap_or_default();
+        let ifindex = match uevent_value(&uevent, "IFINDEX") {
+            Some(number) => parse_number(&dir.join("uevent"), number)?,
+            None => match read_optional(&dir.join("ifindex"))? {
+                Some(number) => parse_number(&dir.join("ifindex"), &number)?,
+                None => return Ok(None),
+            },
+        };
         let devtype = uevent_value(&uevent, "DEVTYPE");
+        // Without a DEVTYPE, the ARPHRD type tells Ethernet from PPP and the rest.
+        let arphrd = match devtype {
+            None => read_optional(&dir.join("type"))?.map_or(Ok(ARPHRD_ETHER), |text| {
+                parse_number(&dir.join("type"), &text)
+            })?,
+            Some(_) => ARPHRD_ETHER,
+        };
         let kind = match (devtype, arphrd) {
             (Some("bridge"), _) => LinkKind::Bridge,
             (Some("vlan"), _) => LinkKind::Vlan,
@@ -115,8 +132,11 @@ impl SysfsLinks {
             name: name.to_string(),
             ifindex,
             kind,
-            lowers: entries(&dir, |e| e.strip_prefix("lower_"))?,
-            ports: entries(&dir.join("brif"), |e| Some(e))?,
+            lowers,
+            ports: match has_brif {
+                true => entries(&dir.join("brif"), |e| Some(e))?,
+                false => Vec::new(),
+            },
             driver,
             hw_tc_offload: self.hw_tc_offload(name)?,
         }))
@@ -138,12 +158,35 @@ pub fn module_param(modules: &Path, module: &str, name: &str) -> Result<Option<S
 /// File content, or `None` where there is none: an absent device or attribute, or a
 /// sysfs attribute this device does not support (it reads as EINVAL or EOPNOTSUPP).
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
+    match read_small(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// A small file read whole in as few system calls as there can be: a read that returns
+/// less than it was offered is the end (a regular file gives less only at its end, a sysfs
+/// attribute gives its whole page in one read), so there is no size query and usually no
+/// second read. A router reads thousands of these for a large topology.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(n) => {
+                bytes.extend_from_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
 }
 
 fn parse_number(path: &Path, text: &str) -> Result<u32> {
@@ -166,22 +209,29 @@ fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Sorted directory entry names that `select` maps; an absent directory has none.
-pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
+/// Calls `visit` with the name of each entry of `dir` (in the directory's order);
+/// false for a directory that does not exist.
+fn each_entry(dir: &Path, mut visit: impl FnMut(&str)) -> Result<bool> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            return Ok(Vec::new())
+            return Ok(false)
         }
         Err(e) => return Err(Error::io(dir, e)),
     };
-    let mut names = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Some(name) = entry.file_name().to_str().and_then(&select) {
-            names.push(name.to_string());
+        if let Some(name) = entry.file_name().to_str() {
+            visit(name);
         }
     }
+    Ok(true)
+}
+
+/// Sorted directory entry names that `select` maps; an absent directory has none.
+pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    each_entry(dir, |entry| names.extend(select(entry).map(str::to_string)))?;
     names.sort();
     Ok(names)
 }

@@ -268,7 +268,9 @@ impl<'a> Parser<'a> {
         } else {
             self.word()?
         };
-        let value = String::from_utf8_lossy(&value).into_owned();
+        // Quotes and backslashes are ASCII: a word cut from UTF-8 text is UTF-8.
+        let value = String::from_utf8(value)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if value.is_empty() {
             return match missing {
                 Some(message) => Err(self.error(message.into())),
@@ -317,7 +319,9 @@ impl<'a> Parser<'a> {
                         self.push(&mut out, c)?;
                     }
                 }
-                Some(c) => self.push(&mut out, c)?,
+                Some(_) => self.push_run(&mut out, |c| {
+                    !is_space(c) && !matches!(c, b'\'' | b'"' | b'#' | b';' | b'\\')
+                })?,
             }
             if self.peek().is_none_or(is_space) {
                 break;
@@ -331,11 +335,27 @@ impl<'a> Parser<'a> {
 
     /// Appends the character at the read position and steps over it.
     fn push(&mut self, out: &mut Vec<u8>, c: u8) -> Result<(), SyntaxError> {
-        if out.len() >= MAX_ARG_LEN {
+        self.append(out, &[c])
+    }
+
+    /// Appends the characters from the read position on that `keep` accepts, up to the
+    /// end of the buffered input, and steps over them.
+    fn push_run(
+        &mut self,
+        out: &mut Vec<u8>,
+        keep: impl Fn(u8) -> bool,
+    ) -> Result<(), SyntaxError> {
+        let rest = &self.text[self.pos..self.end];
+        let run = rest.iter().position(|&c| !keep(c)).unwrap_or(rest.len());
+        self.append(out, &rest[..run])
+    }
+
+    fn append(&mut self, out: &mut Vec<u8>, run: &[u8]) -> Result<(), SyntaxError> {
+        if out.len() + run.len() > MAX_ARG_LEN {
             return Err(self.error(format!("argument longer than {MAX_ARG_LEN} bytes")));
         }
-        out.push(c);
-        self.pos += 1;
+        out.extend_from_slice(run);
+        self.pos += run.len();
         Ok(())
     }
 
@@ -374,7 +394,7 @@ impl<'a> Parser<'a> {
                         self.push(out, c)?;
                     }
                 }
-                Some(c) => self.push(out, c)?,
+                Some(_) => self.push_run(out, |c| c != quote && !(quote == b'"' && c == b'\\'))?,
             }
         }
     }
