@@ -39,7 +39,7 @@ function reading(shape) {
 		? null : mismatch(value, shape, path);
 }
 
-const COUNTS = { total: 'number', software: 'number', hardware: 'number', not_offloaded: 'number' };
+const COUNTS = { software: 'number', hardware: 'number' };
 const LAST_APPLY = { trigger: 'string', time: 'number', changes: [ 'string' ], 'fallback?': 'string', 'error?': 'string' };
 const STATUS = {
 	requested: 'string',
@@ -52,7 +52,7 @@ const STATUS = {
 		fw4_flowtable: 'boolean',
 		pending: [ 'string' ]
 	}),
-	flows: reading({ all: COUNTS, tcp: COUNTS, udp: COUNTS }),
+	flows: reading({ total: 'number', all: COUNTS, tcp: COUNTS, udp: COUNTS, source: 'string' }),
 	ppe: [ {
 		name: 'string',
 		entries: reading({ total: 'number', bound: 'number', unbound: 'number', fin: 'number' }),
@@ -390,9 +390,12 @@ return view.extend({
 	renderCounts(flows) {
 		if (failed(flows))
 			return E('div', { 'class': 'alert-message warning' }, _('Conntrack could not be read: %s').format(flows.error));
+		/* The daemon counts the offloaded flows by protocol (ctnetlink sends only those)
+		 * and the table's entries as a whole: the rest is known for all protocols only. */
 		const titles = [ _('Protocol'), _('Hardware'), _('Software'), _('Not offloaded') ];
+		const rest = key => key === 'all' ? flows.total - flows.all.hardware - flows.all.software : '—';
 		return table('fw4o-count-table', titles, [ [ 'tcp', 'TCP' ], [ 'udp', 'UDP' ], [ 'all', _('All') ] ].map(([ key, label ]) =>
-			row({ 'data-proto': key }, titles, [ label, flows[key].hardware, flows[key].software, flows[key].not_offloaded ])), '');
+			row({ 'data-proto': key }, titles, [ label, flows[key].hardware, flows[key].software, rest(key) ])), '');
 	},
 
 	renderPpe(ppes) {
