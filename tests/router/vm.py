@@ -242,7 +242,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     r = GuestRouter(OUT / "root", os.environ["OPENWRT"], os.environ["BIN"], OUT / "logs")
     build(r)
-    kver = next(Path(os.environ["VM_BUILD_DIR"]).glob("kernel-6.12/root/lib/modules/*"))
+    kver = next(Path(os.environ["VM_BUILD_DIR"]).glob("kernel-x86_64-6.12/root/lib/modules/*"))
     mods = nic_modules(kver)
     web, exporter = free_port(), free_port()
     luci.BASE = f"http://127.0.0.1:{web}"
