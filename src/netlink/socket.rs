@@ -96,8 +96,8 @@ impl Socket {
     }
 
     /// One datagram (possibly several messages) into `buf`, which [`RECV_BUFFER`] bytes
-    /// always fit; returns its length. Waits at most [`RECV_TIMEOUT_MS`]; a signal ends
-    /// the wait with [`io::ErrorKind::Interrupted`], for the caller to wait again.
+    /// always fit; returns its length. Waits at most [`RECV_TIMEOUT_MS`], and again after
+    /// a signal interrupts the wait (EINTR), as [`Socket::send`] sends again.
     ///
     /// The wait is poll(2)'s, not SO_RCVTIMEO's: poll takes an int of milliseconds,
     /// SO_RCVTIMEO a `struct timeval`, whose `time_t` the libc crate declares 32 bits wide
@@ -108,14 +108,22 @@ impl Socket {
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one pollfd, valid for the call.
-        match unsafe { libc::poll(&mut pollfd, 1, RECV_TIMEOUT_MS) } {
-            0 => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no answer from the kernel in {RECV_TIMEOUT_MS} ms"),
-            )),
-            n if n < 0 => Err(io::Error::last_os_error()),
-            _ => self.recv_flags(buf, 0),
+        loop {
+            // SAFETY: one pollfd, valid for the call.
+            let received = match unsafe { libc::poll(&mut pollfd, 1, RECV_TIMEOUT_MS) } {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel in {RECV_TIMEOUT_MS} ms"),
+                    ))
+                }
+                n if n < 0 => Err(io::Error::last_os_error()),
+                _ => self.recv_flags(buf, 0),
+            };
+            match received {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                received => return received,
+            }
         }
     }
 

@@ -273,10 +273,7 @@ impl Nftables {
         let mut buf = vec![0u8; RECV_BUFFER];
         let mut interrupted = false;
         loop {
-            let n = match self.socket.recv(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            };
+            let n = self.socket.recv(&mut buf)?;
             for msg in messages(&buf[..n]) {
                 let msg = msg?;
                 if msg.seq != seq {

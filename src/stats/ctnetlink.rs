@@ -324,10 +324,7 @@ impl Ctnetlink {
         w.end();
         self.socket.send(&w.finish())?;
         loop {
-            let n = match self.socket.recv(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            };
+            let n = self.socket.recv(&mut self.buf)?;
             for msg in messages(&self.buf[..n]) {
                 let msg = msg?;
                 match msg.msg_type {
