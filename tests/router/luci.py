@@ -118,6 +118,8 @@ def browser(profile):
                 f"--user-data-dir={profile}", "--window-size=1200,900"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # chromedriver exits with status 1, naming nothing, when it cannot open its log
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
     service = Service("/usr/bin/chromedriver", log_path=str(OUT / "logs/chromedriver.log"))
     return webdriver.Chrome(service=service, options=opts)
 
