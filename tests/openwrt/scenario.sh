@@ -245,6 +245,11 @@ ubus_rpcd() {
 	uci set rpcd.@login[-1].username=reader
 	uci set rpcd.@login[-1].password="$(mkpasswd -m md5 reader-secret)"
 	uci add_list rpcd.@login[-1].read=fw4-offload
+	# and one with the LuCI app's group, which only luci-app-fw4-offload brings (addons)
+	uci add rpcd login >/dev/null
+	uci set rpcd.@login[-1].username=luci
+	uci set rpcd.@login[-1].password="$(mkpasswd -m md5 luci-secret)"
+	uci add_list rpcd.@login[-1].read=luci-app-fw4-offload
 	uci commit rpcd
 	/etc/init.d/rpcd reload
 	sleep 1
@@ -413,6 +418,52 @@ offload_off() {
 	check "offloading on again: table loaded" wait_for 60 ours_loaded
 }
 
+# The add-on packages and the files each installs (their Makefiles' install recipes).
+ADDONS="luci-app-fw4-offload prometheus-node-exporter-lua-fw4-offload"
+ADDON_FILES="/www/luci-static/resources/view/fw4-offload/status.js
+/www/luci-static/resources/fw4-offload/config.js
+/usr/share/luci/menu.d/luci-app-fw4-offload.json
+/usr/share/rpcd/acl.d/luci-app-fw4-offload.json
+/usr/lib/lua/prometheus-collectors/fw4_offload.lua"
+# root_files: every path of the root file system but the run-time ones, sorted
+root_files() {
+	find / -xdev \( -path /tmp -o -path /var -o -path /run -o -path /root \) -prune -o -print | sort
+}
+# luci_acl GRANTED: a fresh session of login "luci" (LuCI's ACL group of the app only)
+# logged in, and rpcd's answer whether it may read offload status is GRANTED (true, false)
+luci_acl() {
+	_sid=$(ubus call session login '{"username":"luci","password":"luci-secret"}' | js d.ubus_rpc_session)
+	[ -n "$_sid" ] && [ "$(access "$_sid" status)" = "$1" ]
+}
+# addons MANAGER INSTALL... -- REMOVE...: luci-app-fw4-offload and the Prometheus collector
+# installed and removed with MANAGER's commands, beside the fw4-offload MANAGER installed
+# (their dependency, checked for real; the others are the root's empty stand-ins)
+addons() {
+	_pm=$1
+	shift
+	_install=
+	while [ "$1" != -- ]; do
+		_install="$_install $1"
+		shift
+	done
+	shift
+	root_files >/tmp/files.before-addons
+	if $_install; then pass "$_pm: the add-ons install"; else fail "$_pm: the add-ons install"; fi
+	for f in $ADDON_FILES; do check "$_pm: $f installed" test -s "$f"; done
+	check "$_pm: LuCI's menu entries parse (status page, firewall tab)" test "$(js "length(d)" \
+		</usr/share/luci/menu.d/luci-app-fw4-offload.json)" = 2
+	check "$_pm: rpcd, reloaded by the postinst, grants the app's ACL group" wait_for 30 luci_acl true
+	if "$@"; then pass "$_pm: the add-ons are removed"; else fail "$_pm: the add-ons are removed"; fi
+	check "$_pm: rpcd, reloaded by the postrm, no longer knows the ACL group" wait_for 30 luci_acl false
+	root_files >/tmp/files.after-addons
+	if cmp -s /tmp/files.before-addons /tmp/files.after-addons; then
+		pass "$_pm: nothing of the add-ons is left (the root's file list as before)"
+	else
+		fail "$_pm: nothing of the add-ons is left (the root's file list as before)"
+		diff /tmp/files.before-addons /tmp/files.after-addons
+	fi
+}
+
 # upgrade MANAGER COMMAND...: COMMAND installs release 2; its binary must be the one running
 upgrade() {
 	_pm=$1
@@ -455,6 +506,8 @@ apk_lifecycle() {
 	check "apk: procd started the daemon" wait_for 60 on_ubus
 	check "apk: the daemon applied (fw4's ft gone)" wait_for 60 ours_loaded
 	upgrade apk apk_add $PKGS/2/fw4-offload-*.apk
+	# shellcheck disable=SC2086 # the package names
+	addons apk apk_add $PKGS/addons/*.apk -- apk del --no-progress $ADDONS
 	if apk del --no-progress fw4-offload; then pass "apk del"; else fail "apk del"; fi
 	removed apk /tmp/firewall.before-apk
 }
@@ -467,6 +520,8 @@ opkg_lifecycle() {
 	check "opkg: procd started the daemon" wait_for 60 on_ubus
 	check "opkg: the daemon applied (fw4's ft gone)" wait_for 60 ours_loaded
 	upgrade opkg opkg install $PKGS/2/fw4-offload_*.ipk
+	# shellcheck disable=SC2086 # the package names
+	addons opkg opkg install $PKGS/addons/*.ipk -- opkg remove $ADDONS
 	if opkg remove fw4-offload; then pass "opkg remove"; else fail "opkg remove"; fi
 	removed opkg /tmp/firewall.before-opkg
 }
