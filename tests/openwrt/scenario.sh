@@ -13,15 +13,20 @@
 #      refused reload;
 #   3. firewall reload and network reload leave the flows offloaded; ifup wan (down and
 #      up) leaves the PPPoE wan's flow and the flowtable, and new flows over wan offload;
+#      wan's own flows are ended by the kernel's masquerade, as its events show (ifup_wan)
+#      and as it does with stock fw4's offloading (the control after the apk del in 7.);
 #   4. kill -9: procd respawns the daemon; a burst of device changes applies once;
 #   5. the defects of issue 11, fixed: fw4 reloads return while the include's request
 #      waits; a stopped service applies nothing; a firewall config change reaches the
 #      daemon once; a failed apply fails `reload`; an upgrade runs the new binary (7.);
 #   6. offloading off: fw4's own ruleset alone; on again;
-#   7. apk del; then apk (25.12) and opkg (.ipk, 24.10) each: install, upgrade to a
-#      rebuilt package (its binary runs), removal (include gone, /etc/config/firewall byte
-#      for byte, table gone, fw4's own offloading back); a sysupgrade-style config restore
-#      adds no second include.
+#   7. apk del; the control: ifup wan with fw4's own offloading ends wan's flows alike;
+#      then apk (25.12) and opkg (.ipk, 24.10) each: install, upgrade to a rebuilt
+#      package (its binary runs), the add-ons (luci-app-fw4-offload and the Prometheus
+#      collector) installed (files in place, rpcd grants the LuCI ACL, the menu parses)
+#      and removed (rpcd drops the ACL, the root's file list as before), removal (include
+#      gone, /etc/config/firewall byte for byte, table gone, fw4's own offloading back); a
+#      sysupgrade-style config restore adds no second include.
 # shellcheck source=vm/lib.sh
 . /vm/lib.sh
 
@@ -32,6 +37,7 @@ HOLD=600000
 KEEPALIVE=200
 SERVER_VLAN=10.7.0.2
 SERVER_PPP=10.64.0.1
+WAN_ADDR=10.7.0.1
 
 # ------------------------------------------------------------------ helpers
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
@@ -131,6 +137,9 @@ wires_up() {
 	nsx server /sbin/ip link set eth0.8 up
 	nsx server /sbin/ip -6 route add fd00:1::/64 via fd00:7::1
 	sysctl -qw net.netfilter.nf_conntrack_acct=1
+	# every entry gets its event cache when it is created (by default only those created
+	# while a listener runs): ifup_wan's conntrack -E sees the DESTROY of older flows
+	sysctl -qw net.netfilter.nf_conntrack_events=1
 	# the PPPoE server's pppd: no authentication, echo requests to notice a lost peer
 	printf 'noauth\nlcp-echo-interval 10\nlcp-echo-failure 3\n' >/tmp/pppoe-server-options
 	nsx server pppoe-server -I eth0.8 -L $SERVER_PPP -R 10.64.0.2 -N 4 \
@@ -282,18 +291,10 @@ keeps_flows() {
 	sleep 2
 	check "network reload: flows still [OFFLOAD]" wait_for 60 all_offloaded
 	check "network reload: our flowtable was not replaced" test "$(table_handle)" = "$handle"
-	# netifd's ifup by its path: busybox sh runs its own ifup applet (Debian's busybox has
-	# one, OpenWrt's does not) before it looks at PATH. It takes wan down and up: wan.7
-	# loses its address, and the kernel's masquerade drops the conntrack entries NATed to
-	# it (nf_nat_masquerade's address notifier), so the flows over wan end, offloaded or
-	# not; the flow over the PPPoE wan and the flowtable stay, and new flows over wan are
-	# offloaded again.
-	up_before=$(iface_uptime wan)
-	/sbin/ifup wan
-	check "ifup wan: netifd took wan down and up (uptime $up_before s before)" \
-		wait_for 60 iface_restarted wan "$up_before"
-	check "ifup wan: the flow over the PPPoE wan is still [OFFLOAD]" offloaded tcp $PPP_TCP
+	applies=$(ubus call offload status | js d.applies.total)
+	ifup_wan "fw4-offload"
 	check "ifup wan: our flowtable was not replaced" test "$(table_handle)" = "$handle"
+	echo "ifup wan: the daemon's applies: $applies before, $(ubus call offload status | js d.applies.total) after"
 	for c in tcp_vlan udp_vlan; do
 		release_client $c
 		wait_client $c || echo "  ($c ended with wan's address, as above)"
@@ -303,6 +304,86 @@ keeps_flows() {
 	flow tcp_vlan tcp $SERVER_VLAN $VLAN_TCP
 	flow udp_vlan udp $SERVER_VLAN $VLAN_UDP
 	check "ifup wan: new flows over wan are [OFFLOAD]" wait_for 60 all_offloaded
+}
+
+# ifup_wan WHOSE: netifd's `ifup wan` (by its path: busybox sh runs its own ifup applet,
+# Debian's busybox has one and OpenWrt's not, before it looks at PATH) while the flows
+# over wan (VLAN_TCP, VLAN_UDP) and the PPPoE wan (PPP_TCP) are offloaded by WHOSE
+# flowtable. netifd takes wan down and up: it deletes wan.7's IPv4 address (the device
+# stays, wan6 holds it) and adds it again, and in between the kernel's masquerade deletes
+# the conntrack entries NATed to it (nf_nat_masquerade's inetaddr notifier queues a
+# worker that deletes the entries masqueraded through wan.7 whose reply goes to that
+# address), offloaded or not; the PPPoE wan's entry stays. A packet of the client's in
+# that gap makes a new entry, routed over the PPPoE wan (the default route left) and
+# masqueraded to its address, which the server answers with a reset; after it, the next
+# packet makes an entry masqueraded to wan's address again. So the TCP flow over wan is
+# reset when it sends in the gap (the UDP one loses packets). The checks read it from the
+# kernel: the
+# function tracer on the notifier, its worker and conntrack's delete (one buffer, each
+# call with its task and caller), conntrack's DESTROY events (which entries went),
+# wan.7's addresses (ip monitor) and the daemon's offload.applied (sent when an apply
+# changed something).
+ifup_wan() {
+	_log=/tmp/ifup-wan.events
+	_trace=/tmp/ifup-wan.trace
+	: >$_log
+	/sbin/ip -ts monitor address dev wan.7 >>$_log 2>&1 &
+	_mon=$!
+	conntrack -E -e DESTROY >>$_log 2>&1 &
+	_ct=$!
+	ubus listen offload.applied >>$_log 2>&1 &
+	_ubus=$!
+	trace_start masq_inet_event iterate_cleanup_work nf_ct_delete
+	sleep 1
+	_up=$(iface_uptime wan)
+	/sbin/ifup wan
+	check "ifup wan ($1): netifd took wan down and up (uptime $_up s before)" \
+		wait_for 60 iface_restarted wan "$_up"
+	sleep 1
+	trace_stop $_trace
+	kill $_mon $_ct $_ubus
+	wait $_mon $_ct $_ubus 2>/dev/null
+	sed 's/^/  /' $_log $_trace
+	check "ifup wan ($1): wan.7's address $WAN_ADDR was deleted and added again" \
+		grep -q "Deleted .* inet $WAN_ADDR/" $_log
+	check "ifup wan ($1): the masquerade's address notifier ran" grep -q " masq_inet_event <-" $_trace
+	_n=$(masq_deleted <$_trace)
+	check "ifup wan ($1): its worker deleted conntrack entries ($_n)" test "$_n" -ge 2
+	check "ifup wan ($1): no other task deleted entries by a conntrack iteration or request" \
+		test "$(grep -c " nf_ct_delete <-\(nf_ct_iterate_cleanup\|ctnetlink\)" $_trace)" = "$_n"
+	for _f in "tcp $VLAN_TCP" "udp $VLAN_UDP"; do
+		check "ifup wan ($1): the $_f entry masqueraded to $WAN_ADDR was destroyed" \
+			grep -q "DESTROY\] ${_f% *} .* dport=${_f#* } .* dst=$WAN_ADDR " $_log
+	done
+	check "ifup wan ($1): the PPPoE wan's entry was not destroyed" \
+		not grep -q "DESTROY\] tcp .* dport=$PPP_TCP " $_log
+	check "ifup wan ($1): the flow over the PPPoE wan is still [OFFLOAD]" offloaded tcp $PPP_TCP
+}
+# masq_deleted: in the function trace on stdin, the entries conntrack's iteration deleted
+# in the tasks that ran the masquerade's worker (iterate_cleanup_work)
+masq_deleted() {
+	awk '/ iterate_cleanup_work <-/ { w[$1] = 1 }
+		/ nf_ct_delete <-nf_ct_iterate_cleanup/ && ($1 in w) { n++ }
+		END { print n + 0 }'
+}
+# trace_start FUNCTION...: the kernel's function tracer on FUNCTION..., from an empty buffer
+TRACE=/sys/kernel/tracing
+trace_start() {
+	[ -e $TRACE/trace ] || mount -t tracefs tracefs $TRACE
+	echo 0 >$TRACE/tracing_on
+	echo "$*" >$TRACE/set_ftrace_filter
+	# an empty filter would trace every function
+	[ "$(wc -l <$TRACE/set_ftrace_filter)" = $# ] || { echo "ftrace: not all of $* traceable"; return 1; }
+	echo function >$TRACE/current_tracer
+	: >$TRACE/trace
+	echo 1 >$TRACE/tracing_on
+}
+# trace_stop FILE: the trace (without its header) to FILE; the tracer off
+trace_stop() {
+	echo 0 >$TRACE/tracing_on
+	grep -v '^#' $TRACE/trace >"$1"
+	echo nop >$TRACE/current_tracer
+	: >$TRACE/set_ftrace_filter
 }
 
 respawn_and_burst() {
@@ -498,6 +579,26 @@ apk_remove() {
 	check "apk: fw4's own offloading is back (its ft loaded)" fw4_has_ft
 }
 
+# The control: the same `ifup wan` with stock fw4's own offloading and flowtable (the
+# package removed) ends wan's flows the same way: not a regression of the package's.
+stock_ifup_wan() {
+	step "control: ifup wan with stock fw4's offloading"
+	VLAN_TCP=5021
+	VLAN_UDP=5022
+	PPP_TCP=5023
+	flow tcp_vlan tcp $SERVER_VLAN $VLAN_TCP
+	flow udp_vlan udp $SERVER_VLAN $VLAN_UDP
+	flow tcp_ppp tcp $SERVER_PPP $PPP_TCP
+	check "stock fw4: the flows over wan and the PPPoE wan are [OFFLOAD] through fw4's ft" \
+		wait_for 60 all_offloaded
+	ifup_wan "stock fw4"
+	for c in tcp_vlan udp_vlan tcp_ppp; do
+		release_client $c
+		wait_client $c || echo "  ($c ended)"
+	done
+	stop_servers
+}
+
 apk_lifecycle() {
 	step "apk (.apk, 25.12): install, upgrade, removal"
 	cp /etc/config/firewall /tmp/firewall.before-apk
@@ -556,6 +657,7 @@ respawn_and_burst
 defects
 offload_off
 apk_remove
+stock_ifup_wan
 apk_lifecycle
 opkg_lifecycle
 restore
