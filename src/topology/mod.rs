@@ -105,8 +105,8 @@ pub enum Feature {
     Off,
     /// Off and not changeable (`off [fixed]`): the driver cannot do it at all.
     Fixed,
-    /// No data: no ethtool file in a snapshot, the query failed, or the device is of a
-    /// kind that cannot offload and is not asked ([`LinkKind::may_offload`]).
+    /// No data: no ethtool file in a snapshot, the query failed, or it was not asked
+    /// (software offloading, or a kind that cannot offload: [`LinkKind::may_offload`]).
     Unknown,
 }
 

@@ -81,8 +81,9 @@ impl SysfsLinks {
         }))
     }
 
-    /// The device, or `None` if no such device exists.
-    pub fn link(&self, name: &str) -> Result<Option<Link>> {
+    /// The device, or `None` if no such device exists; its `hw-tc-offload` is asked only
+    /// with `hardware` (hardware offloading requested) and for a kind that may offload.
+    pub fn link(&self, name: &str, hardware: bool) -> Result<Option<Link>> {
         // A name from config must not walk out of the net class directory.
         if name.contains('/') || name == "." || name == ".." {
             return Ok(None);
@@ -129,7 +130,7 @@ impl SysfsLinks {
         // Virtual devices have no `device/`: the open fails at once.
         let driver = read_optional(&dir.join("device/uevent"))?
             .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string));
-        let hw_tc_offload = match kind.may_offload() {
+        let hw_tc_offload = match hardware && kind.may_offload() {
             true => self.hw_tc_offload(name)?,
             false => Feature::Unknown,
         };
