@@ -90,8 +90,18 @@ impl System {
 
     /// Reads the config, then the topology it names: all the reading a run does.
     pub fn read(&self) -> Result<Inputs> {
+        self.read_topology(self.read_config()?)
+    }
+
+    /// The config, with what it warned about.
+    pub fn read_config(&self) -> Result<(Config, Warnings)> {
         let mut warnings = Warnings::default();
         let config = Config::load(&self.config_dir, &mut warnings)?;
+        Ok((config, warnings))
+    }
+
+    /// The topology `config` names, read now, with the config's warnings and its own.
+    pub fn read_topology(&self, (config, mut warnings): (Config, Warnings)) -> Result<Inputs> {
         let topology = Topology::read(&config, self.netifd.as_ref(), &self.links, &mut warnings)?;
         Ok(Inputs {
             config,

@@ -4,7 +4,8 @@
 //!
 //! - [`bus`]: the `offload` object on ubus, and netifd's interface events.
 //! - [`links`]: rtnetlink, reduced to the link changes that can change the plan.
-//! - [`service`]: apply on every trigger, answer the object's methods, queue events.
+//! - [`service`]: apply on every trigger (a link event over the config as last read),
+//!   answer the object's methods, queue events.
 //! - [`signals`]: SIGTERM/SIGINT stop, SIGHUP reloads.
 //! - [`logging`]: syslog that survives logd restarts, stderr without it.
 
@@ -207,11 +208,13 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
         bus.receive(fds.get(2).is_some_and(ready), |inbound| {
             if let bus::Inbound::Event(name) = inbound {
                 changes.push(format!("netifd {name} event"));
+                // `/etc/init.d/network reload` after an edit comes as interface events.
+                service.config_changed();
             }
             service.answer(inbound)
         });
         if let Some(reasons) = debounce.update(Instant::now(), changes) {
-            service.reload(&format!("hotplug: {reasons}"));
+            service.refresh(&format!("hotplug: {reasons}"));
         }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
+use crate::config::{Config, Warnings};
 use crate::plan::OffloadPlan;
 use crate::report::{query, ApplyCounts, Devices, LastApply, Source, Status};
 use crate::ruleset::Ruleset;
@@ -28,6 +29,10 @@ pub struct Service {
     /// ubusd's socket, to ask netifd for the interfaces' devices before each apply; `None`
     /// when the caller gave netifd's view (`--netifd`, a snapshot's `netifd.json`).
     ubus: Option<PathBuf>,
+    /// The config as last read, with its warnings. A link event changes devices, not
+    /// files, so it reuses it; whatever may follow a config change (start, SIGHUP,
+    /// `ubus call offload reload`, a netifd event) reads it again.
+    config: Option<(Config, Warnings)>,
     /// Why netifd's view is not used, logged once until it is again.
     netifd_unavailable: Option<String>,
     /// The plan the last apply that succeeded loaded, with the kernel's fallback reasons.
@@ -57,6 +62,7 @@ impl Service {
             ubus: system.netifd.is_none().then_some(ubus),
             system,
             sources,
+            config: None,
             netifd_unavailable: None,
             applied: None,
             last: None,
@@ -95,14 +101,34 @@ impl Service {
         }
     }
 
-    /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was.
+    /// The config may have changed: the next apply reads it again.
+    pub fn config_changed(&mut self) {
+        self.config = None;
+    }
+
+    /// The config as last read, or read now.
+    fn config(&mut self) -> crate::error::Result<(Config, Warnings)> {
+        if self.config.is_none() {
+            self.config = Some(self.system.read_config()?);
+        }
+        Ok(self.config.clone().expect("read above"))
+    }
+
+    /// Reads the config again, then applies as [`Service::refresh`] does.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
+        self.config_changed();
+        self.refresh(trigger)
+    }
+
+    /// Runs the pipeline over the topology as it is now and applies; on failure the
+    /// loaded ruleset stays as it was.
+    pub fn refresh(&mut self, trigger: &str) -> &LastApply {
         if self.ubus.is_some() {
             self.system.netifd = self.netifd();
         }
         let result = self
-            .system
-            .read()
+            .config()
+            .and_then(|config| self.system.read_topology(config))
             .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false));
         let mut last = LastApply {
             trigger: trigger.to_string(),

@@ -89,6 +89,14 @@ pub enum LinkKind {
     Other(String),
 }
 
+impl LinkKind {
+    /// Whether a device of this kind can hand flows to hardware, so that its
+    /// `hw-tc-offload` matters (see `plan::verdict`); the others are never asked.
+    pub fn may_offload(&self) -> bool {
+        matches!(self, LinkKind::Ethernet | LinkKind::Dsa | LinkKind::Wlan)
+    }
+}
+
 /// State of an `ethtool -k` feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,7 +105,8 @@ pub enum Feature {
     Off,
     /// Off and not changeable (`off [fixed]`): the driver cannot do it at all.
     Fixed,
-    /// No data (no ethtool file in a snapshot, or the query failed).
+    /// No data: no ethtool file in a snapshot, the query failed, or it was not asked
+    /// (software offloading, or a kind that cannot offload: [`LinkKind::may_offload`]).
     Unknown,
 }
 
@@ -106,7 +115,8 @@ pub struct Link {
     pub name: String,
     pub ifindex: u32,
     pub kind: LinkKind,
-    /// `lower_*` links: the devices this one is stacked on.
+    /// `lower_*` links of a VLAN or DSA device: the devices it is stacked on (the walk
+    /// goes down no other kind by them, so they are not read for others).
     pub lowers: Vec<String>,
     /// `brif/` entries of a bridge.
     pub ports: Vec<String>,

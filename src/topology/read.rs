@@ -22,10 +22,12 @@ impl Topology {
         sysfs: &SysfsLinks,
         warnings: &mut Warnings,
     ) -> Result<Topology> {
+        // Software offloading decides nothing by a device's hw-tc-offload: not asked.
+        let hardware = config.firewall.mode == Mode::Hardware;
         Topology::assemble(
             config,
             netifd,
-            &mut |name| sysfs.link(name),
+            &mut |name| sysfs.link(name, hardware),
             &mut |module| sysfs.module_param(module, "wed_enable"),
             warnings,
         )

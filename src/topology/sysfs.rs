@@ -81,24 +81,15 @@ impl SysfsLinks {
         }))
     }
 
-    /// The device, or `None` if no such device exists.
-    pub fn link(&self, name: &str) -> Result<Option<Link>> {
+    /// The device, or `None` if no such device exists; its `hw-tc-offload` is asked only
+    /// with `hardware` (hardware offloading requested) and for a kind that may offload.
+    pub fn link(&self, name: &str, hardware: bool) -> Result<Option<Link>> {
         // A name from config must not walk out of the net class directory.
         if name.contains('/') || name == "." || name == ".." {
             return Ok(None);
         }
         let dir = self.net_dir(name);
-        // One listing says what else there is to read: `lower_*` links, `brif/` of a
-        // bridge.
-        let (mut lowers, mut has_brif) = (Vec::new(), false);
-        let exists = each_entry(&dir, |entry| match entry {
-            "brif" => has_brif = true,
-            _ => lowers.extend(entry.strip_prefix("lower_").map(str::to_string)),
-        })?;
-        if !exists {
-            return Ok(None);
-        }
-        lowers.sort();
+        // An absent device has neither file.
         let uevent = read_optional(&dir.join("uevent"))?.unwrap_or_default();
         let ifindex = match uevent_value(&uevent, "IFINDEX") {
             Some(number) => parse_number(&dir.join("uevent"), number)?,
@@ -126,19 +117,31 @@ impl SysfsLinks {
             (Some(other), _) => LinkKind::Other(other.to_string()),
             (None, other) => LinkKind::Other(format!("arphrd {other}")),
         };
+        // Each kind is read for what the walk and the verdict use of it, no more: a
+        // large router has hundreds of devices, and every file is a few system calls.
+        let lowers = match kind {
+            LinkKind::Vlan | LinkKind::Dsa => entries(&dir, |e| e.strip_prefix("lower_"))?,
+            _ => Vec::new(),
+        };
+        let ports = match kind {
+            LinkKind::Bridge => entries(&dir.join("brif"), |e| Some(e))?,
+            _ => Vec::new(),
+        };
+        // Virtual devices have no `device/`: the open fails at once.
         let driver = read_optional(&dir.join("device/uevent"))?
             .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string));
+        let hw_tc_offload = match hardware && kind.may_offload() {
+            true => self.hw_tc_offload(name)?,
+            false => Feature::Unknown,
+        };
         Ok(Some(Link {
             name: name.to_string(),
             ifindex,
             kind,
             lowers,
-            ports: match has_brif {
-                true => entries(&dir.join("brif"), |e| Some(e))?,
-                false => Vec::new(),
-            },
+            ports,
             driver,
-            hw_tc_offload: self.hw_tc_offload(name)?,
+            hw_tc_offload,
         }))
     }
 

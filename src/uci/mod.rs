@@ -23,10 +23,10 @@
 mod parser;
 mod render;
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 
-use parser::{Parser, Statement};
+use parser::{Arg, Parser, Statement};
 
 pub use parser::MAX_ARG_LEN;
 
@@ -110,10 +110,11 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
         name: file.rsplit('/').next().unwrap_or(file).to_string(),
         sections: Vec::new(),
     };
-    // Indexes into `pkg.sections` and their options, so large files stay linear.
-    let mut named: HashMap<String, usize> = HashMap::new();
-    let mut options: HashMap<(usize, String), usize> = HashMap::new();
-    let mut per_kind: HashMap<String, usize> = HashMap::new();
+    // Indexes into `pkg.sections` and their options, so large files stay linear; keyed
+    // by the arguments as parsed, which mostly borrow from `text`.
+    let mut named: HashMap<Arg, usize> = HashMap::new();
+    let mut options: HashMap<(usize, Arg), usize> = HashMap::new();
+    let mut per_kind: HashMap<Arg, usize> = HashMap::new();
     let mut current = 0;
     let mut parser = Parser::new(text);
     while let Some(statement) = parser
@@ -146,8 +147,8 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                 }
                 let count = per_kind.entry(kind.clone()).or_default();
                 pkg.sections.push(Section {
-                    kind,
-                    name: (!name.is_empty()).then_some(name),
+                    kind: kind.into_owned(),
+                    name: (!name.is_empty()).then(|| name.into_owned()),
                     index: *count,
                     line,
                     options: Vec::new(),
@@ -160,9 +161,10 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                     continue;
                 }
                 let section = &mut pkg.sections[current];
-                match options.get(&(current, name.clone())) {
-                    Some(&i) => {
-                        let option = &mut section.options[i];
+                let value = value.into_owned();
+                match options.entry((current, name)) {
+                    Entry::Occupied(i) => {
+                        let option = &mut section.options[*i.get()];
                         if list {
                             option.values.push(value);
                             option.value_lines.push(line);
@@ -173,15 +175,15 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                         option.is_list = list;
                         option.line = line;
                     }
-                    None => {
-                        options.insert((current, name.clone()), section.options.len());
+                    Entry::Vacant(slot) => {
                         section.options.push(UciOption {
-                            name,
+                            name: slot.key().1.to_string(),
                             values: vec![value],
                             is_list: list,
                             line,
                             value_lines: vec![line],
                         });
+                        slot.insert(section.options.len() - 1);
                     }
                 }
             }

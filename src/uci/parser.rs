@@ -7,6 +7,8 @@
 //! `;`. The command word is cut at space or tab only (so `config\n` alone is an unknown
 //! command), its arguments at any C `isspace` character.
 
+use std::borrow::Cow;
+
 /// Longest argument (type, name or value) accepted, in bytes.
 pub const MAX_ARG_LEN: usize = 64 * 1024;
 
@@ -17,17 +19,37 @@ pub struct SyntaxError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Statement {
+pub enum Statement<'a> {
     /// `package <name>`: libuci validates it and ignores it when loading a file.
     Package,
     /// `config <type> [name]`; an empty name means an anonymous section.
-    Config { kind: String, name: String },
+    Config { kind: Arg<'a>, name: Arg<'a> },
     /// `option <name> [value]` (`list: false`) or `list <name> [value]` (`list: true`).
     Option {
         list: bool,
-        name: String,
-        value: String,
+        name: Arg<'a>,
+        value: Arg<'a>,
     },
+}
+
+/// An argument: borrowed from the input unless quotes, escapes or joined lines split it.
+pub type Arg<'a> = Cow<'a, str>;
+
+/// An argument while it is decoded: the input's `start..end` as long as its pieces are
+/// one contiguous run of it (the usual `option name 'value'`), copied out at the first
+/// piece that is not.
+enum Word {
+    Span(usize, usize),
+    Copied(Vec<u8>),
+}
+
+impl Word {
+    fn len(&self) -> usize {
+        match self {
+            Word::Span(start, end) => end - start,
+            Word::Copied(bytes) => bytes.len(),
+        }
+    }
 }
 
 /// How an argument is validated, as libuci's `uci_validate_str`.
@@ -75,6 +97,7 @@ fn is_space(c: u8) -> bool {
 }
 
 pub struct Parser<'a> {
+    source: &'a str,
     text: &'a [u8],
     /// Read position in `text`.
     pos: usize,
@@ -95,6 +118,7 @@ pub struct Parser<'a> {
 impl<'a> Parser<'a> {
     pub fn new(text: &'a str) -> Self {
         Parser {
+            source: text,
             text: text.as_bytes(),
             pos: 0,
             end: 0,
@@ -145,7 +169,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The next statement, or `None` at end of input.
-    pub fn next_statement(&mut self) -> Result<Option<Statement>, SyntaxError> {
+    pub fn next_statement(&mut self) -> Result<Option<Statement<'a>>, SyntaxError> {
         if self.line == 0 {
             if let Some(i) = self.text.iter().position(|&c| c == 0) {
                 // libuci's C strings would silently cut the line there.
@@ -211,7 +235,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn package(&mut self) -> Result<Statement, SyntaxError> {
+    fn package(&mut self) -> Result<Statement<'a>, SyntaxError> {
         self.after_command("missing package name")?;
         self.arg(
             Some("missing package name"),
@@ -222,7 +246,7 @@ impl<'a> Parser<'a> {
         Ok(Statement::Package)
     }
 
-    fn config(&mut self) -> Result<Statement, SyntaxError> {
+    fn config(&mut self) -> Result<Statement<'a>, SyntaxError> {
         self.after_command("missing section type")?;
         let kind = self.arg(Some("missing section type"), Charset::Type, "section type")?;
         let name = self.arg(None, Charset::Name, "section name")?;
@@ -231,7 +255,7 @@ impl<'a> Parser<'a> {
         Ok(Statement::Config { kind, name })
     }
 
-    fn option(&mut self, list: bool) -> Result<Statement, SyntaxError> {
+    fn option(&mut self, list: bool) -> Result<Statement<'a>, SyntaxError> {
         let command = if list { "list" } else { "option" };
         if !self.in_section {
             return Err(self.error(format!("{command} outside a section")));
@@ -260,17 +284,24 @@ impl<'a> Parser<'a> {
         missing: Option<&str>,
         charset: Charset,
         what: &str,
-    ) -> Result<String, SyntaxError> {
+    ) -> Result<Arg<'a>, SyntaxError> {
         self.skip_space();
         let value = if self.peek() == Some(b';') {
             self.pos += 1;
-            Vec::new()
+            Cow::Borrowed("")
         } else {
-            self.word()?
+            // Quotes and backslashes are ASCII: a word cut from UTF-8 text is UTF-8.
+            match self.word()? {
+                Word::Span(start, end) => match self.source.get(start..end) {
+                    Some(text) => Cow::Borrowed(text),
+                    None => String::from_utf8_lossy(&self.text[start..end]),
+                },
+                Word::Copied(bytes) => Cow::Owned(
+                    String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                ),
+            }
         };
-        // Quotes and backslashes are ASCII: a word cut from UTF-8 text is UTF-8.
-        let value = String::from_utf8(value)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if value.is_empty() {
             return match missing {
                 Some(message) => Err(self.error(message.into())),
@@ -294,9 +325,9 @@ impl<'a> Parser<'a> {
     /// it and the line. A `;` ends it too: libuci decodes in place and writes the word's
     /// terminating NUL over the `;` unless quotes or backslashes were dropped before it,
     /// so `option a b; option c d` loses the second command, `option a 'b'; ...` keeps it.
-    fn word(&mut self) -> Result<Vec<u8>, SyntaxError> {
+    fn word(&mut self) -> Result<Word, SyntaxError> {
         let start = self.pos;
-        let mut out = Vec::new();
+        let mut out = Word::Span(start, start);
         let mut semicolon = false;
         loop {
             match self.peek() {
@@ -315,8 +346,8 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Some(b'\\') => {
-                    if let Some(c) = self.backslash() {
-                        self.push(&mut out, c)?;
+                    if self.backslash() {
+                        self.push(&mut out)?;
                     }
                 }
                 Some(_) => self.push_run(&mut out, |c| {
@@ -334,46 +365,54 @@ impl<'a> Parser<'a> {
     }
 
     /// Appends the character at the read position and steps over it.
-    fn push(&mut self, out: &mut Vec<u8>, c: u8) -> Result<(), SyntaxError> {
-        self.append(out, &[c])
+    fn push(&mut self, out: &mut Word) -> Result<(), SyntaxError> {
+        self.append(out, 1)
     }
 
     /// Appends the characters from the read position on that `keep` accepts, up to the
     /// end of the buffered input, and steps over them.
-    fn push_run(
-        &mut self,
-        out: &mut Vec<u8>,
-        keep: impl Fn(u8) -> bool,
-    ) -> Result<(), SyntaxError> {
+    fn push_run(&mut self, out: &mut Word, keep: impl Fn(u8) -> bool) -> Result<(), SyntaxError> {
         let rest = &self.text[self.pos..self.end];
         let run = rest.iter().position(|&c| !keep(c)).unwrap_or(rest.len());
-        self.append(out, &rest[..run])
+        self.append(out, run)
     }
 
-    fn append(&mut self, out: &mut Vec<u8>, run: &[u8]) -> Result<(), SyntaxError> {
-        if out.len() + run.len() > MAX_ARG_LEN {
+    /// Appends the `len` characters at the read position and steps over them.
+    fn append(&mut self, out: &mut Word, len: usize) -> Result<(), SyntaxError> {
+        if out.len() + len > MAX_ARG_LEN {
             return Err(self.error(format!("argument longer than {MAX_ARG_LEN} bytes")));
         }
-        out.extend_from_slice(run);
-        self.pos += run.len();
+        let (at, text) = (self.pos, self.text);
+        self.pos += len;
+        match out {
+            Word::Span(start, end) if start == end => *out = Word::Span(at, at + len),
+            Word::Span(_, end) if *end == at => *end = at + len,
+            Word::Span(start, end) => {
+                let mut bytes = text[*start..*end].to_vec();
+                bytes.extend_from_slice(&text[at..at + len]);
+                *out = Word::Copied(bytes);
+            }
+            Word::Copied(bytes) => bytes.extend_from_slice(&text[at..at + len]),
+        }
         Ok(())
     }
 
-    /// After a backslash: the escaped character, taken literally, or `None` for a
-    /// backslash at the end of the line, which joins the next line.
-    fn backslash(&mut self) -> Option<u8> {
+    /// After a backslash: whether an escaped character follows, taken literally, at
+    /// the read position; false for a backslash at the end of the line, which joins the
+    /// next line.
+    fn backslash(&mut self) -> bool {
         self.pos += 1;
         let rest = &self.text[self.pos..self.end];
         if matches!(rest, [] | [b'\n'] | [b'\r', b'\n']) {
             self.read_line();
-            return None;
+            return false;
         }
-        Some(rest[0])
+        true
     }
 
     /// A quoted piece: single quotes take everything literally, double quotes honour
     /// backslashes. Either may span lines; the newlines are part of the value.
-    fn quoted(&mut self, out: &mut Vec<u8>, quote: u8) -> Result<(), SyntaxError> {
+    fn quoted(&mut self, out: &mut Word, quote: u8) -> Result<(), SyntaxError> {
         let opened = self.line;
         self.pos += 1;
         loop {
@@ -390,8 +429,8 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Some(b'\\') if quote == b'"' => {
-                    if let Some(c) = self.backslash() {
-                        self.push(out, c)?;
+                    if self.backslash() {
+                        self.push(out)?;
                     }
                 }
                 Some(_) => self.push_run(out, |c| c != quote && !(quote == b'"' && c == b'\\'))?,
@@ -404,7 +443,7 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
 
-    fn statements(text: &str) -> Result<Vec<(usize, Statement)>, SyntaxError> {
+    fn statements(text: &str) -> Result<Vec<(usize, Statement<'_>)>, SyntaxError> {
         let mut parser = Parser::new(text);
         let mut out = Vec::new();
         while let Some(s) = parser.next_statement()? {
@@ -415,7 +454,7 @@ mod tests {
 
     fn value(text: &str) -> Result<String, SyntaxError> {
         match statements(&format!("config t\noption o {text}\n"))?.pop() {
-            Some((_, Statement::Option { value, .. })) => Ok(value),
+            Some((_, Statement::Option { value, .. })) => Ok(value.into_owned()),
             other => panic!("no option: {other:?}"),
         }
     }
@@ -435,6 +474,20 @@ mod tests {
         assert_eq!(value(r#"x'y z'"w""#).unwrap(), "xy zw");
         assert_eq!(value("'#;'").unwrap(), "#;");
         assert_eq!(value("''").unwrap(), "");
+    }
+
+    #[test]
+    fn one_piece_arguments_borrow() {
+        let s = statements("config t n\noption a 'b c'\noption d e\noption f 'g'h\n").unwrap();
+        let borrowed: Vec<bool> = s
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Statement::Option { value, .. } => Some(matches!(value, Cow::Borrowed(_))),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(borrowed, [true, true, false]);
+        assert_eq!(value("'g'h").unwrap(), "gh");
     }
 
     #[test]
