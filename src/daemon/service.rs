@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
+use crate::error::Error;
 use crate::plan::OffloadPlan;
 use crate::report::{query, ApplyCounts, Devices, LastApply, Source, Status};
 use crate::ruleset::Ruleset;
@@ -95,15 +96,25 @@ impl Service {
         }
     }
 
-    /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was.
+    /// Runs the pipeline and applies; on failure the loaded ruleset stays as it was. A
+    /// device the plan names that went away between reading the links and the commit
+    /// (ENOENT: its link event is on its way) is not an error: read again, once.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
         if self.ubus.is_some() {
             self.system.netifd = self.netifd();
         }
-        let result = self
-            .system
-            .read()
-            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false));
+        let attempt = |system: &System| {
+            system
+                .read()
+                .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false))
+        };
+        let mut result = attempt(&self.system);
+        if let Err(Error::Kernel { source, .. }) = &result {
+            if source.raw_os_error() == Some(libc::ENOENT) {
+                log::info!("{trigger}: a device went away while applying: reading again");
+                result = attempt(&self.system);
+            }
+        }
         let mut last = LastApply {
             trigger: trigger.to_string(),
             time: now(),
