@@ -181,10 +181,11 @@ impl Bus {
         self.registered.as_ref().is_some_and(|r| r.conn.buffered())
     }
 
-    /// Reads once if poll said the socket is `readable`, then answers every buffered
-    /// request with `handle`. A message that does not decode is logged and skipped; a
-    /// stream that cannot be read on (ubusd gone, a length over 1 MiB) is dropped and
-    /// registered anew later.
+    /// Reads once if poll said the socket is `readable`, then hands the first buffered
+    /// request to `handle` and answers it. One a call: the main loop sees to link
+    /// changes between requests, and [`Bus::buffered`] says when more wait. A message
+    /// that does not decode is logged and skipped; a stream that cannot be read on
+    /// (ubusd gone, a length over 1 MiB) is dropped and registered anew later.
     pub fn receive(&mut self, readable: bool, mut handle: impl FnMut(Inbound<'_>) -> Answer) {
         if let Err(e) = self.receive_inner(readable, &mut handle) {
             self.fail(format!("connection lost: {e}"));
@@ -233,17 +234,17 @@ impl Bus {
                     Err(status) => Answer::status(status),
                 }
             };
-            if request.no_reply {
-                continue;
+            if !request.no_reply {
+                let replies = match reply(&request, &answer) {
+                    Ok(replies) => replies,
+                    Err(e) => {
+                        log::warn!("ubus: cannot answer {}: {e}", request.method);
+                        request.reply_status(Status::UnknownError)?
+                    }
+                };
+                reg.conn.send(&replies)?;
             }
-            let replies = match reply(&request, &answer) {
-                Ok(replies) => replies,
-                Err(e) => {
-                    log::warn!("ubus: cannot answer {}: {e}", request.method);
-                    request.reply_status(Status::UnknownError)?
-                }
-            };
-            reg.conn.send(&replies)?;
+            break;
         }
         Ok(())
     }

@@ -197,6 +197,9 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
                 None => {}
             }
         }
+        // Link changes before ubus requests, and one request a wakeup: a change waits
+        // for the request being answered when it came, never for those queued behind it
+        // (4 clients asking for status keep the bus readable all the time).
         let mut changes = Vec::new();
         if ready(&fds[1]) {
             let mut found = Vec::new();
@@ -205,6 +208,8 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
             }
             changes.extend(found.iter().map(ToString::to_string));
         }
+        hotplug(&mut service, &mut debounce, changes);
+        let mut changes = Vec::new();
         bus.receive(fds.get(2).is_some_and(ready), |inbound| {
             if let bus::Inbound::Event(name) = inbound {
                 changes.push(format!("netifd {name} event"));
@@ -213,9 +218,14 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
             }
             service.answer(inbound)
         });
-        if let Some(reasons) = debounce.update(Instant::now(), changes) {
-            service.refresh(&format!("hotplug: {reasons}"));
-        }
+        hotplug(&mut service, &mut debounce, changes);
+    }
+}
+
+/// Records the `changes` just read and applies what is due.
+fn hotplug(service: &mut Service, debounce: &mut Debounce, changes: Vec<String>) {
+    if let Some(reasons) = debounce.update(Instant::now(), changes) {
+        service.refresh(&format!("hotplug: {reasons}"));
     }
 }
 

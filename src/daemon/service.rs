@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use super::bus::{Answer, Inbound};
 use crate::apply::{self, Applied};
 use crate::config::{Config, Warnings};
+use crate::error::Error;
 use crate::plan::OffloadPlan;
 use crate::report::{query, ApplyCounts, Devices, LastApply, Source, Status};
 use crate::ruleset::Ruleset;
@@ -121,15 +122,27 @@ impl Service {
     }
 
     /// Runs the pipeline over the topology as it is now and applies; on failure the
-    /// loaded ruleset stays as it was.
+    /// loaded ruleset stays as it was. A device the plan names that went away between
+    /// reading the links and the commit (ENOENT: its link event is on its way) is not an
+    /// error: the topology is read again, once.
     pub fn refresh(&mut self, trigger: &str) -> &LastApply {
         if self.ubus.is_some() {
             self.system.netifd = self.netifd();
         }
-        let result = self
-            .config()
-            .and_then(|config| self.system.read_topology(config))
-            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false));
+        let config = self.config();
+        let system = &self.system;
+        let attempt = |config| {
+            system
+                .read_topology(config)
+                .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false))
+        };
+        let result = config.and_then(|config| match attempt(config.clone()) {
+            Err(Error::Kernel { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+                log::info!("{trigger}: a device went away while applying: reading again");
+                attempt(config)
+            }
+            result => result,
+        });
         let mut last = LastApply {
             trigger: trigger.to_string(),
             time: now(),

@@ -7,7 +7,7 @@
 // answered: a call that fails (ubusd restarting, the daemon not registered again yet)
 // is tried again on a new connection after 50 ms, for at most 60 s. Each answer is
 // checked for the shape its report has (and status for at least MIN_FLOWS flows in
-// conntrack). Writes OUT: the microseconds of each answered status call, one a line;
+// conntrack, read over ctnetlink). Writes OUT: the microseconds of each answered status call, one a line;
 // prints "answers=N valid=N retries=N unanswered=N" and the first invalid answers.
 import * as ubus from 'ubus';
 import { writefile } from 'fs';
@@ -27,7 +27,8 @@ function valid(method, r) {
 	case 'status':
 		return r.source == 'daemon' && type(r.requested) == 'string' && has_devices(r) &&
 			type(r.loaded) == 'object' && r.loaded.error == null &&
-			type(r.flows?.all?.total) == 'int' && r.flows.all.total >= min_flows;
+			r.flows?.source == 'ctnetlink' && type(r.flows.all?.software) == 'int' &&
+			type(r.flows.total) == 'int' && r.flows.total >= min_flows;
 	case 'flows':
 		return type(r.matched) == 'int' && type(r.flows) == 'array';
 	case 'devices':
