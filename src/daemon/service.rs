@@ -107,14 +107,6 @@ impl Service {
         self.config = None;
     }
 
-    /// The config as last read, or read now.
-    fn config(&mut self) -> crate::error::Result<(Config, Warnings)> {
-        if self.config.is_none() {
-            self.config = Some(self.system.read_config()?);
-        }
-        Ok(self.config.clone().expect("read above"))
-    }
-
     /// Reads the config again, then applies as [`Service::refresh`] does.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
         self.config_changed();
@@ -129,14 +121,18 @@ impl Service {
         if self.ubus.is_some() {
             self.system.netifd = self.netifd();
         }
-        let config = self.config();
         let system = &self.system;
-        let attempt = |config| {
+        // The config as last read, or read now; each attempt plans over a copy of it.
+        let config = match &mut self.config {
+            Some(config) => Ok(&*config),
+            unread => system.read_config().map(|read| &*unread.insert(read)),
+        };
+        let attempt = |config: &(Config, Warnings)| {
             system
-                .read_topology(config)
+                .read_topology(config.clone())
                 .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false))
         };
-        let result = config.and_then(|config| match attempt(config.clone()) {
+        let result = config.and_then(|config| match attempt(config) {
             Err(Error::Kernel { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
                 log::info!("{trigger}: a device went away while applying: reading again");
                 attempt(config)
