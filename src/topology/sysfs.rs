@@ -212,29 +212,22 @@ fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Calls `visit` with the name of each entry of `dir` (in the directory's order);
-/// false for a directory that does not exist.
-fn each_entry(dir: &Path, mut visit: impl FnMut(&str)) -> Result<bool> {
+/// Sorted directory entry names that `select` maps; an absent directory has none.
+pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            return Ok(false)
+            return Ok(Vec::new())
         }
         Err(e) => return Err(Error::io(dir, e)),
     };
+    let mut names = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         if let Some(name) = entry.file_name().to_str() {
-            visit(name);
+            names.extend(select(name).map(str::to_string));
         }
     }
-    Ok(true)
-}
-
-/// Sorted directory entry names that `select` maps; an absent directory has none.
-pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    each_entry(dir, |entry| names.extend(select(entry).map(str::to_string)))?;
     names.sort();
     Ok(names)
 }
