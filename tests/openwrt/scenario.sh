@@ -532,12 +532,13 @@ addons() {
 	done
 	shift
 	root_files >/tmp/files.before-addons
-	if $_install; then pass "$_pm: the add-ons install"; else fail "$_pm: the add-ons install"; fi
+	# shellcheck disable=SC2086 # the command and its arguments
+	check "$_pm: the add-ons install" $_install
 	for f in $ADDON_FILES; do check "$_pm: $f installed" test -s "$f"; done
 	check "$_pm: LuCI's menu entries parse (status page, firewall tab)" test "$(js "length(d)" \
 		</usr/share/luci/menu.d/luci-app-fw4-offload.json)" = 2
 	check "$_pm: rpcd, reloaded by the postinst, grants the app's ACL group" wait_for 30 luci_acl true
-	if "$@"; then pass "$_pm: the add-ons are removed"; else fail "$_pm: the add-ons are removed"; fi
+	check "$_pm: the add-ons are removed" "$@"
 	check "$_pm: rpcd, reloaded by the postrm, no longer knows the ACL group" wait_for 30 luci_acl false
 	root_files >/tmp/files.after-addons
 	if cmp -s /tmp/files.before-addons /tmp/files.after-addons; then
