@@ -14,6 +14,7 @@
 //!   every decision made on a router can be reproduced offline.
 //! - [`Netifd`]: netifd's interface dump, which says what each interface runs on now.
 
+pub(crate) mod dir;
 pub mod ethtool;
 mod netifd;
 mod read;

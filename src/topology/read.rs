@@ -24,10 +24,11 @@ impl Topology {
     ) -> Result<Topology> {
         // Software offloading decides nothing by a device's hw-tc-offload: not asked.
         let hardware = config.firewall.mode == Mode::Hardware;
+        let mut devices = sysfs.devices()?;
         Topology::assemble(
             config,
             netifd,
-            &mut |name| sysfs.link(name, hardware),
+            &mut |name| devices.link(name, hardware),
             &mut |module| sysfs.module_param(module, "wed_enable"),
             warnings,
         )
