@@ -60,7 +60,7 @@ impl Topology {
                     path: vec![zd.device.clone()],
                     leaf: devices
                         .link(&zd.device)?
-                        .map_or(Leaf::Missing, Leaf::Device),
+                        .map_or(Leaf::Missing, |link| Leaf::Device(link.clone())),
                 }],
             };
         }
@@ -91,12 +91,13 @@ pub(super) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub(super) fn link(&mut self, name: &str) -> Result<Option<Link>> {
-        if let Some(seen) = self.seen.get(name) {
-            return Ok(seen.clone());
+    pub(super) fn link(&mut self, name: &str) -> Result<Option<&Link>> {
+        // Looked up twice rather than with `entry`, which would want the name owned
+        // for every lookup, not only for the first.
+        if !self.seen.contains_key(name) {
+            let link = (self.read)(name)?;
+            self.seen.insert(name.to_string(), link);
         }
-        let link = (self.read)(name)?;
-        self.seen.insert(name.to_string(), link.clone());
-        Ok(link)
+        Ok(self.seen[name].as_ref())
     }
 }

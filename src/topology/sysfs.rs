@@ -138,10 +138,17 @@ impl Devices<'_> {
         // large router has hundreds of devices, and every file is a few system calls.
         let mut lowers = Vec::new();
         let mut ports = Vec::new();
+        // Virtual devices have no `device/`: a listed directory says so, else the open
+        // of its uevent fails at once.
+        let mut has_device = true;
         match kind {
-            LinkKind::Vlan | LinkKind::Dsa => net.each_entry(&[name], scratch, |e| {
-                lowers.extend(e.strip_prefix("lower_").map(str::to_string))
-            })?,
+            LinkKind::Vlan | LinkKind::Dsa => {
+                has_device = false;
+                net.each_entry(&[name], scratch, |e| match e.strip_prefix("lower_") {
+                    Some(lower) => lowers.push(lower.to_string()),
+                    None => has_device |= e == "device",
+                })?
+            }
             LinkKind::Bridge => {
                 net.each_entry(&[name, "/brif"], scratch, |e| ports.push(e.to_string()))?
             }
@@ -149,10 +156,12 @@ impl Devices<'_> {
         };
         lowers.sort();
         ports.sort();
-        // Virtual devices have no `device/`: the open fails at once.
-        let driver = net
-            .read(&[name, "/device/uevent"], scratch)?
-            .and_then(|text| uevent_value(text, "DRIVER").map(str::to_string));
+        let driver = match has_device {
+            true => net
+                .read(&[name, "/device/uevent"], scratch)?
+                .and_then(|text| uevent_value(text, "DRIVER").map(str::to_string)),
+            false => None,
+        };
         let hw_tc_offload = match hardware && kind.may_offload() {
             true => self.hw_tc_offload(name)?,
             false => Feature::Unknown,
