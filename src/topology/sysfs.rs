@@ -138,17 +138,10 @@ impl Devices<'_> {
         // large router has hundreds of devices, and every file is a few system calls.
         let mut lowers = Vec::new();
         let mut ports = Vec::new();
-        // Virtual devices have no `device/`: a listed directory says so, else the open
-        // of its uevent fails at once.
-        let mut has_device = true;
         match kind {
-            LinkKind::Vlan | LinkKind::Dsa => {
-                has_device = false;
-                net.each_entry(&[name], scratch, |e| match e.strip_prefix("lower_") {
-                    Some(lower) => lowers.push(lower.to_string()),
-                    None => has_device |= e == "device",
-                })?
-            }
+            LinkKind::Vlan | LinkKind::Dsa => net.each_entry(&[name], scratch, |e| {
+                lowers.extend(e.strip_prefix("lower_").map(str::to_string))
+            })?,
             LinkKind::Bridge => {
                 net.each_entry(&[name, "/brif"], scratch, |e| ports.push(e.to_string()))?
             }
@@ -156,11 +149,13 @@ impl Devices<'_> {
         };
         lowers.sort();
         ports.sort();
-        let driver = match has_device {
-            true => net
+        // The verdict names an Ethernet device's driver and looks a Wi-Fi device's up
+        // for WED; a DSA port's is its conduit's, and no other kind's is asked.
+        let driver = match kind {
+            LinkKind::Ethernet | LinkKind::Wlan => net
                 .read(&[name, "/device/uevent"], scratch)?
                 .and_then(|text| uevent_value(text, "DRIVER").map(str::to_string)),
-            false => None,
+            _ => None,
         };
         let hw_tc_offload = match hardware && kind.may_offload() {
             true => self.hw_tc_offload(name)?,
