@@ -1,7 +1,7 @@
 //! Reading the topology: each device the zones lead to is read once, from sysfs and
 //! ethtool or a snapshot of them, and kept in the [`Topology`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::resolve::resolve_lower;
 use super::sysfs::SysfsLinks;
@@ -50,7 +50,7 @@ impl Topology {
         }
         let mut devices = Reader {
             read: link,
-            seen: BTreeMap::new(),
+            seen: HashMap::new(),
         };
         let mut zone_devices = zone_devices(config, netifd, warnings)?;
         for zd in &mut zone_devices {
@@ -85,9 +85,11 @@ impl Topology {
 }
 
 /// Device facts as the walks ask for them: each device read once, absent ones too.
+/// Hashed while the walk asks (a B-tree of hundreds of links allocates a node at a time),
+/// ordered once at the end.
 pub(super) struct Reader<'a> {
     read: &'a mut dyn FnMut(&str) -> Result<Option<Link>>,
-    seen: BTreeMap<String, Option<Link>>,
+    seen: HashMap<String, Option<Link>>,
 }
 
 impl Reader<'_> {
