@@ -55,19 +55,17 @@ impl SysfsLinks {
     pub fn ethtool_text(&self, name: &str) -> Result<Option<String>> {
         match &self.features {
             FeatureSource::Files(dir) => read_optional(&dir.join(name)),
-            FeatureSource::Kernel => match ethtool::kernel::features(name) {
-                Ok(states) => {
+            FeatureSource::Kernel => {
+                let states = ethtool_answer(name, ethtool::kernel::features(name))?;
+                Ok(states.map(|states| {
                     let mut text = format!("Features for {name}:\n");
                     for f in states {
                         text.push_str(&ethtool::format_feature(&f.name, f.active, f.fixed));
                         text.push('\n');
                     }
-                    Ok(Some(text))
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
-                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
-                Err(e) => Err(Error::io(format!("ethtool -k {name}"), e)),
-            },
+                    text
+                }))
+            }
         }
     }
 
@@ -79,6 +77,7 @@ impl SysfsLinks {
                 FeatureSource::Files(dir) => Dir::open(dir)?,
                 FeatureSource::Kernel => None,
             },
+            kernel: None,
             links: self,
             scratch: Scratch::default(),
         })
@@ -97,6 +96,8 @@ pub struct Devices<'a> {
     links: &'a SysfsLinks,
     net: Option<Dir>,
     ethtool: Option<Dir>,
+    /// The kernel's ethtool answers, opened at the first device asked.
+    kernel: Option<ethtool::kernel::Features>,
     scratch: Scratch,
 }
 
@@ -173,15 +174,35 @@ impl Devices<'_> {
     }
 
     fn hw_tc_offload(&mut self, name: &str) -> Result<Feature> {
-        let feature = |text: &str| ethtool::parse_feature(text, HW_TC_OFFLOAD);
-        Ok(match (&self.links.features, &self.ethtool) {
-            (FeatureSource::Files(_), Some(dir)) => {
-                dir.read(&[name], &mut self.scratch)?.map(feature)
-            }
+        let state = match (&self.links.features, &self.ethtool) {
+            (FeatureSource::Files(_), Some(dir)) => dir
+                .read(&[name], &mut self.scratch)?
+                .map(|text| ethtool::parse_feature(text, HW_TC_OFFLOAD)),
             (FeatureSource::Files(_), None) => None,
-            (FeatureSource::Kernel, _) => self.links.ethtool_text(name)?.as_deref().map(feature),
-        }
-        .unwrap_or(Feature::Unknown))
+            (FeatureSource::Kernel, _) => {
+                let kernel = match &mut self.kernel {
+                    Some(kernel) => kernel,
+                    None => self.kernel.insert(
+                        ethtool::kernel::Features::open()
+                            .map_err(|e| Error::io(format!("ethtool -k {name}"), e))?,
+                    ),
+                };
+                ethtool_answer(name, kernel.one(name, HW_TC_OFFLOAD))?
+                    .flatten()
+                    .map(|(active, fixed)| ethtool::feature_state(active, fixed))
+            }
+        };
+        Ok(state.unwrap_or(Feature::Unknown))
+    }
+}
+
+/// The kernel's ethtool answer for `name`; `None` where there is none: the device is
+/// gone (ENODEV) or has no ethtool support (EOPNOTSUPP).
+fn ethtool_answer<T>(name: &str, answer: std::io::Result<T>) -> Result<Option<T>> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::EOPNOTSUPP)) => Ok(None),
+        Err(e) => Err(Error::io(format!("ethtool -k {name}"), e)),
     }
 }
 
