@@ -38,7 +38,9 @@ pub fn redact(file: &str, text: &str) -> std::result::Result<String, ParseError>
     let mut pkg = uci::parse(file, text)?;
     for option in pkg.sections.iter_mut().flat_map(|s| &mut s.options) {
         if is_secret(&option.name) {
-            option.values.fill(REDACTED.to_string());
+            for value in &mut option.values {
+                value.text = REDACTED.into();
+            }
         }
     }
     Ok(pkg.export_keeping_lines())
@@ -182,7 +184,7 @@ mod tests {
                     (&ao.name, ao.line, ao.is_list)
                 );
                 match is_secret(&bo.name) {
-                    true => assert!(ao.values.iter().all(|v| v == REDACTED), "{out}"),
+                    true => assert!(ao.values.iter().all(|v| v.text == REDACTED), "{out}"),
                     false => assert_eq!(bo.values, ao.values),
                 }
             }

@@ -18,7 +18,7 @@ fn libuci_error_line(error: &str) -> usize {
 
 /// Options in name order: `export_keeping_lines` keeps lines, not the order of options
 /// set more than once.
-fn by_name(mut pkg: Package) -> Package {
+fn by_name(mut pkg: Package<'_>) -> Package<'_> {
     for section in &mut pkg.sections {
         section.options.sort_by(|a, b| a.name.cmp(&b.name));
     }

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// The rules libuci's model keeps: unique section and option names, `@type[N]` counted by
 /// position, an option holds one non-empty value, a list at least one.
-fn check_model(pkg: &Package, lines: usize) {
+fn check_model(pkg: &Package<'_>, lines: usize) {
     assert!(pkg.sections.len() <= MAX_SECTIONS);
     let mut names = HashSet::new();
     let mut last_line = 0;
@@ -51,7 +51,7 @@ fn check_model(pkg: &Package, lines: usize) {
             assert!(o.line >= s.line && o.line <= lines);
             assert!(!o.values.is_empty());
             if !o.is_list {
-                assert!(o.values.len() == 1 && !o.values[0].is_empty());
+                assert!(o.values.len() == 1 && !o.values[0].text.is_empty());
             }
         }
     }
@@ -62,13 +62,13 @@ fn is_name(name: &str) -> bool {
 }
 
 /// Lines differ between a file and its export; everything else must not.
-fn without_lines(pkg: &Package) -> Package {
+fn without_lines<'a>(pkg: &Package<'a>) -> Package<'a> {
     let mut pkg = pkg.clone();
     for s in &mut pkg.sections {
         s.line = 0;
         for o in &mut s.options {
             o.line = 0;
-            o.value_lines.clear();
+            o.values.iter_mut().for_each(|v| v.line = 0);
         }
     }
     pkg

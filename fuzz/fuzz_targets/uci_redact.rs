@@ -43,12 +43,12 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// `pkg` with each secret value replaced by what `value` returns.
-fn blanked(pkg: &Package, mut value: impl FnMut(&str) -> String) -> Package {
+fn blanked<'a>(pkg: &Package<'a>, mut value: impl FnMut(&str) -> String) -> Package<'a> {
     let mut pkg = pkg.clone();
     for option in pkg.sections.iter_mut().flat_map(|s| &mut s.options) {
         if is_secret(&option.name) {
             for v in &mut option.values {
-                *v = value(v);
+                v.text = value(&v.text).into();
             }
         }
     }
@@ -57,17 +57,14 @@ fn blanked(pkg: &Package, mut value: impl FnMut(&str) -> String) -> Package {
 
 /// Sections with their lines, each option with its values and their lines, in name order
 /// (the write-back keeps lines, not the order of options set twice).
-fn model(pkg: &Package) -> Vec<String> {
+fn model(pkg: &Package<'_>) -> Vec<String> {
     let mut out = Vec::new();
     for s in &pkg.sections {
         out.push(format!("{}={} @{}", s.label(), s.kind, s.line));
         let mut options: Vec<_> = s.options.iter().collect();
         options.sort_by_key(|o| &o.name);
         for o in options {
-            out.push(format!(
-                "{:?} list={} @{} {:?}",
-                o.values, o.is_list, o.line, o.value_lines
-            ));
+            out.push(format!("{:?} list={} @{}", o.values, o.is_list, o.line));
         }
     }
     out

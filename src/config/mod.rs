@@ -50,15 +50,20 @@ pub struct Config {
 impl Config {
     /// Reads `firewall`, `network` and (if present) `sqm` from `dir`.
     pub fn load(dir: &Path, warnings: &mut Warnings) -> Result<Config> {
-        let firewall = read_package(dir, "firewall")?.ok_or_else(|| missing(dir, "firewall"))?;
-        let network = read_package(dir, "network")?.ok_or_else(|| missing(dir, "network"))?;
-        let sqm = read_package(dir, "sqm")?;
+        // All three parsed before any is read into options: a broken file is named first.
+        let firewall =
+            ConfigFile::read(dir, "firewall")?.ok_or_else(|| missing(dir, "firewall"))?;
+        let firewall_pkg = firewall.parse()?;
+        let network = ConfigFile::read(dir, "network")?.ok_or_else(|| missing(dir, "network"))?;
+        let network_pkg = network.parse()?;
+        let sqm = ConfigFile::read(dir, "sqm")?;
+        let sqm_pkg = sqm.as_ref().map(ConfigFile::parse).transpose()?;
         Ok(Config {
-            firewall: FirewallConfig::from_uci(&firewall.0, &firewall.1, warnings)?,
-            network: NetworkConfig::from_uci(&network.0, &network.1, warnings)?,
-            shaped: match &sqm {
-                Some((file, pkg)) => sqm::shaped_devices(file, pkg)?,
-                None => Vec::new(),
+            firewall: FirewallConfig::from_uci(&firewall.name, &firewall_pkg, warnings)?,
+            network: NetworkConfig::from_uci(&network.name, &network_pkg, warnings)?,
+            shaped: match (&sqm, &sqm_pkg) {
+                (Some(sqm), Some(pkg)) => sqm::shaped_devices(&sqm.name, pkg)?,
+                _ => Vec::new(),
             },
         })
     }
@@ -71,19 +76,32 @@ fn missing(dir: &Path, name: &str) -> Error {
     )
 }
 
-/// The file's display name and its parsed content; `None` if it does not exist.
-fn read_package(dir: &Path, name: &str) -> Result<Option<(String, uci::Package)>> {
-    let path = dir.join(name);
-    let text = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let file = path.display().to_string();
-    // libuci works on bytes; a stray non-UTF-8 byte should not hide the rest. (The
-    // lossy decoding is the slow path: a valid file is checked by the fast one alone.)
-    let text = String::from_utf8(text)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let pkg = uci::parse(&file, &text)?;
-    Ok(Some((file, pkg)))
+/// A UCI file's display name and text; the package parsed from it borrows the text.
+struct ConfigFile {
+    name: String,
+    text: String,
+}
+
+impl ConfigFile {
+    /// `None` if the file does not exist.
+    fn read(dir: &Path, name: &str) -> Result<Option<ConfigFile>> {
+        let path = dir.join(name);
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        // libuci works on bytes; a stray non-UTF-8 byte should not hide the rest. (The
+        // lossy decoding is the slow path: a valid file is checked by the fast one alone.)
+        let text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Ok(Some(ConfigFile {
+            name: path.display().to_string(),
+            text,
+        }))
+    }
+
+    fn parse(&self) -> Result<uci::Package<'_>> {
+        Ok(uci::parse(&self.name, &self.text)?)
+    }
 }

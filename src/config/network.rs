@@ -85,7 +85,7 @@ impl NetworkConfig {
         let mut net = NetworkConfig::default();
         for section in &pkg.sections {
             let s = SectionReader::new(file, section);
-            match section.kind.as_str() {
+            match section.kind.as_ref() {
                 "interface" => {
                     let Some(name) = &section.name else {
                         warnings.push(s.location(None), "anonymous interface ignored by netifd");
@@ -103,7 +103,7 @@ impl NetworkConfig {
                         None => None,
                     };
                     net.interfaces.push(Interface {
-                        name: name.clone(),
+                        name: name.to_string(),
                         proto: s.string("proto").unwrap_or("none").to_string(),
                         device,
                         disabled: s.bool("disabled", false)?,

@@ -12,15 +12,15 @@ const MAX_IFNAME_LEN: usize = 15;
 
 pub struct SectionReader<'a> {
     file: &'a str,
-    section: &'a Section,
+    section: &'a Section<'a>,
 }
 
 impl<'a> SectionReader<'a> {
-    pub fn new(file: &'a str, section: &'a Section) -> Self {
+    pub fn new(file: &'a str, section: &'a Section<'a>) -> Self {
         SectionReader { file, section }
     }
 
-    pub fn section(&self) -> &'a Section {
+    pub fn section(&self) -> &'a Section<'a> {
         self.section
     }
 
@@ -48,7 +48,7 @@ impl<'a> SectionReader<'a> {
         }
     }
 
-    fn get(&self, name: &str) -> Option<&'a UciOption> {
+    fn get(&self, name: &str) -> Option<&'a UciOption<'a>> {
         self.section.option(name)
     }
 
@@ -56,7 +56,7 @@ impl<'a> SectionReader<'a> {
     pub fn string(&self, name: &str) -> Option<&'a str> {
         self.get(name)
             .and_then(|o| o.values.last())
-            .map(String::as_str)
+            .map(|v| v.text.as_ref())
     }
 
     /// A list value. Like firewall4, an `option` holding several words is a list.
@@ -65,12 +65,12 @@ impl<'a> SectionReader<'a> {
             return Ok(Vec::new());
         };
         let items: Vec<&str> = if option.is_list {
-            option.values.iter().map(String::as_str).collect()
+            option.values.iter().map(|v| v.text.as_ref()).collect()
         } else {
             option
                 .values
                 .iter()
-                .flat_map(|v| v.split_whitespace())
+                .flat_map(|v| v.text.split_whitespace())
                 .collect()
         };
         if items.len() > MAX_LIST_ENTRIES {
@@ -110,7 +110,7 @@ impl<'a> SectionReader<'a> {
         self.section
             .options
             .iter()
-            .map(|o| o.name.as_str())
+            .map(|o| o.name.as_ref())
             .filter(|name| !known.contains(name))
             .collect()
     }

@@ -27,41 +27,50 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use parser::{Arg, Parser, Statement};
+use parser::{Parser, Statement};
+
+pub use parser::Arg;
 
 pub use parser::MAX_ARG_LEN;
 
 /// Most sections a package may have.
 pub const MAX_SECTIONS: usize = 65536;
 
+/// A parsed file. Names and values borrow from the text they were read from, unless
+/// quotes, escapes or joined lines made them differ from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Package {
+pub struct Package<'a> {
     pub name: String,
-    pub sections: Vec<Section>,
+    pub sections: Vec<Section<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
+pub struct Section<'a> {
     /// Section type (`config <type> ...`).
-    pub kind: String,
+    pub kind: Arg<'a>,
     /// Explicit name; `None` for anonymous sections.
-    pub name: Option<String>,
+    pub name: Option<Arg<'a>>,
     /// Position among sections of the same type: libuci's `@kind[index]`.
     pub index: usize,
     /// Line of the `config` statement (the first one, if the section is reopened).
     pub line: usize,
-    pub options: Vec<UciOption>,
+    pub options: Vec<UciOption<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UciOption {
-    pub name: String,
-    pub values: Vec<String>,
+pub struct UciOption<'a> {
+    pub name: Arg<'a>,
+    pub values: Vec<Value<'a>>,
     pub is_list: bool,
     /// Line of the last statement that set this option.
     pub line: usize,
-    /// Line of the statement that added each value (a list's values come from several).
-    pub value_lines: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value<'a> {
+    pub text: Arg<'a>,
+    /// Line of the statement that added it (a list's values come from several).
+    pub line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,22 +88,22 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-impl Section {
+impl<'a> Section<'a> {
     /// How `uci show` names the section: `lan` or `@zone[0]`.
     pub fn label(&self) -> String {
         match &self.name {
-            Some(name) => name.clone(),
+            Some(name) => name.to_string(),
             None => format!("@{}[{}]", self.kind, self.index),
         }
     }
 
-    pub fn option(&self, name: &str) -> Option<&UciOption> {
+    pub fn option(&self, name: &str) -> Option<&UciOption<'a>> {
         self.options.iter().find(|o| o.name == name)
     }
 }
 
-impl Package {
-    pub fn sections_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Section> + 'a {
+impl<'a> Package<'a> {
+    pub fn sections_of<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'s Section<'a>> + 's {
         self.sections.iter().filter(move |s| s.kind == kind)
     }
 }
@@ -125,7 +134,7 @@ impl Hasher for Fnv {
 
 /// Parses the text of UCI file `file`; the package is named after the file's last path
 /// component, as `uci` names a package after its file (a `package` line is ignored).
-pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
+pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
     let error = |line, message| ParseError {
         file: file.to_string(),
         line,
@@ -137,12 +146,12 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
     };
     // Indexes into `pkg.sections` and their options, so large files stay linear; keyed
     // by the arguments as parsed, which mostly borrow from `text`.
-    let mut named: Map<Arg, usize> = Map::default();
+    let mut named: Map<Arg<'a>, usize> = Map::default();
     // At most one option a line, as files are written: room for all, never a rehash.
     let lines = text.bytes().filter(|&c| c == b'\n').count();
-    let mut options: Map<(usize, Arg), usize> =
+    let mut options: Map<(usize, Arg<'a>), usize> =
         Map::with_capacity_and_hasher(lines, <_>::default());
-    let mut per_kind: Map<Arg, usize> = Map::default();
+    let mut per_kind: Map<Arg<'a>, usize> = Map::default();
     let mut current = 0;
     let mut parser = Parser::new(text);
     while let Some(statement) = parser
@@ -175,8 +184,8 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                 }
                 let count = per_kind.entry(kind.clone()).or_default();
                 pkg.sections.push(Section {
-                    kind: kind.into_owned(),
-                    name: (!name.is_empty()).then(|| name.into_owned()),
+                    kind,
+                    name: (!name.is_empty()).then_some(name),
                     index: *count,
                     line,
                     options: Vec::new(),
@@ -189,27 +198,24 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
                     continue;
                 }
                 let section = &mut pkg.sections[current];
-                let value = value.into_owned();
+                let value = Value { text: value, line };
                 match options.entry((current, name)) {
                     Entry::Occupied(i) => {
                         let option = &mut section.options[*i.get()];
                         if list {
                             option.values.push(value);
-                            option.value_lines.push(line);
                         } else {
                             option.values = vec![value];
-                            option.value_lines = vec![line];
                         }
                         option.is_list = list;
                         option.line = line;
                     }
                     Entry::Vacant(slot) => {
                         section.options.push(UciOption {
-                            name: slot.key().1.to_string(),
+                            name: slot.key().1.clone(),
                             values: vec![value],
                             is_list: list,
                             line,
-                            value_lines: vec![line],
                         });
                         slot.insert(section.options.len() - 1);
                     }
@@ -224,12 +230,12 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
 mod tests {
     use super::*;
 
-    fn options(s: &Section) -> Vec<(&str, Vec<&str>, bool)> {
+    fn options<'s>(s: &'s Section<'_>) -> Vec<(&'s str, Vec<&'s str>, bool)> {
         s.options
             .iter()
             .map(|o| {
-                let values = o.values.iter().map(String::as_str).collect();
-                (o.name.as_str(), values, o.is_list)
+                let values = o.values.iter().map(|v| v.text.as_ref()).collect();
+                (o.name.as_ref(), values, o.is_list)
             })
             .collect()
     }

@@ -10,7 +10,7 @@ fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-impl Package {
+impl Package<'_> {
     /// `uci show <package>`: one `pkg.section=type` line per section, then one
     /// `pkg.section.option='value'` line per option (list items space-separated).
     pub fn show(&self) -> String {
@@ -19,7 +19,7 @@ impl Package {
             let prefix = format!("{}.{}", self.name, section.label());
             out += &format!("{prefix}={}\n", section.kind);
             for option in &section.options {
-                let values: Vec<_> = option.values.iter().map(|v| quote(v)).collect();
+                let values: Vec<_> = option.values.iter().map(|v| quote(&v.text)).collect();
                 out += &format!("{prefix}.{}={}\n", option.name, values.join(" "));
             }
         }
@@ -42,7 +42,7 @@ impl Package {
             for option in &section.options {
                 let command = if option.is_list { "list" } else { "option" };
                 for value in &option.values {
-                    out += &format!("\t{command} {} {}\n", option.name, quote(value));
+                    out += &format!("\t{command} {} {}\n", option.name, quote(&value.text));
                 }
             }
         }
@@ -61,7 +61,7 @@ struct Statement {
     ends_later: bool,
 }
 
-impl Package {
+impl Package<'_> {
     /// The package written back so that it parses to the same sections and options, each
     /// value on the line it was read from (so `file:line` in a message stays true). Only
     /// what the parser kept is written: comments, and whatever libuci ignores, are left
@@ -82,13 +82,12 @@ impl Package {
                 ends_later: false,
             });
             for (j, option) in section.options.iter().enumerate() {
-                for (k, (value, &line)) in option.values.iter().zip(&option.value_lines).enumerate()
-                {
+                for (k, value) in option.values.iter().enumerate() {
                     statements.push(Statement {
-                        line,
+                        line: value.line,
                         section: i,
                         value: Some((j, k)),
-                        ends_later: value.contains('\n'),
+                        ends_later: value.text.contains('\n'),
                     });
                 }
             }
@@ -117,7 +116,7 @@ impl Package {
                 text.push(format!(
                     "{command} {} {}",
                     option.name,
-                    quote(&option.values[k])
+                    quote(&option.values[k].text)
                 ));
             }
             for (i, piece) in text.iter().enumerate() {
@@ -138,11 +137,11 @@ impl Package {
 
 /// libuci writes the type bare; a type with characters the parser would take as quoting,
 /// escape, comment or separator is quoted instead, so that it reads back.
-fn export_type(section: &Section) -> String {
+fn export_type(section: &Section<'_>) -> String {
     if section.kind.contains(['\'', '"', '\\', '#', ';']) {
         quote(&section.kind)
     } else {
-        section.kind.clone()
+        section.kind.to_string()
     }
 }
 
@@ -169,18 +168,14 @@ mod tests {
     }
 
     /// Sections and options as parsed, each with its line (options in name order).
-    fn lines(pkg: &crate::uci::Package) -> Vec<(String, usize)> {
+    fn lines(pkg: &crate::uci::Package<'_>) -> Vec<(String, usize)> {
         let mut out = Vec::new();
         for s in &pkg.sections {
             out.push((format!("{}={}", s.label(), s.kind), s.line));
             let mut options: Vec<_> = s.options.iter().collect();
             options.sort_by_key(|o| &o.name);
             for o in options {
-                let lines = format!("{:?}", o.value_lines);
-                out.push((
-                    format!("{}.{}={:?} {lines}", s.label(), o.name, o.values),
-                    o.line,
-                ));
+                out.push((format!("{}.{}={:?}", s.label(), o.name, o.values), o.line));
             }
         }
         out
