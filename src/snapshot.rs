@@ -38,7 +38,7 @@ pub fn redact(file: &str, text: &str) -> std::result::Result<String, ParseError>
     let mut pkg = uci::parse(file, text)?;
     for option in pkg.sections.iter_mut().flat_map(|s| &mut s.options) {
         if is_secret(&option.name) {
-            for value in &mut option.values {
+            for value in option.values.iter_mut() {
                 value.text = REDACTED.into();
             }
         }

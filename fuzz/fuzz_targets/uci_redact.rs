@@ -47,7 +47,7 @@ fn blanked<'a>(pkg: &Package<'a>, mut value: impl FnMut(&str) -> String) -> Pack
     let mut pkg = pkg.clone();
     for option in pkg.sections.iter_mut().flat_map(|s| &mut s.options) {
         if is_secret(&option.name) {
-            for v in &mut option.values {
+            for v in option.values.iter_mut() {
                 v.text = value(&v.text).into();
             }
         }

@@ -26,6 +26,7 @@ mod render;
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::{Deref, DerefMut};
 
 use parser::{Parser, Statement};
 
@@ -60,17 +61,71 @@ pub struct Section<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UciOption<'a> {
     pub name: Arg<'a>,
-    pub values: Vec<Value<'a>>,
+    pub values: Values<'a>,
     pub is_list: bool,
     /// Line of the last statement that set this option.
     pub line: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Value<'a> {
     pub text: Arg<'a>,
     /// Line of the statement that added it (a list's values come from several).
     pub line: usize,
+}
+
+/// An option's values, in the order they were added: one for an `option`, one or more
+/// for a `list`. The one value most options have is kept inline, without a `Vec`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Values<'a>(OneOrMore<'a>);
+
+/// `More` holds two or more values, so that equal values have equal representations.
+#[derive(Clone, PartialEq, Eq)]
+enum OneOrMore<'a> {
+    One(Value<'a>),
+    More(Vec<Value<'a>>),
+}
+
+impl<'a> Values<'a> {
+    pub fn one(value: Value<'a>) -> Self {
+        Values(OneOrMore::One(value))
+    }
+
+    pub fn push(&mut self, value: Value<'a>) {
+        match &mut self.0 {
+            OneOrMore::More(values) => values.push(value),
+            OneOrMore::One(first) => {
+                let first = std::mem::replace(first, Value::default());
+                self.0 = OneOrMore::More(vec![first, value]);
+            }
+        }
+    }
+}
+
+impl<'a> Deref for Values<'a> {
+    type Target = [Value<'a>];
+
+    fn deref(&self) -> &[Value<'a>] {
+        match &self.0 {
+            OneOrMore::One(value) => std::slice::from_ref(value),
+            OneOrMore::More(values) => values,
+        }
+    }
+}
+
+impl DerefMut for Values<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match &mut self.0 {
+            OneOrMore::One(value) => std::slice::from_mut(value),
+            OneOrMore::More(values) => values,
+        }
+    }
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +260,7 @@ pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
                         if list {
                             option.values.push(value);
                         } else {
-                            option.values = vec![value];
+                            option.values = Values::one(value);
                         }
                         option.is_list = list;
                         option.line = line;
@@ -213,7 +268,7 @@ pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
                     Entry::Vacant(slot) => {
                         section.options.push(UciOption {
                             name: slot.key().1.clone(),
-                            values: vec![value],
+                            values: Values::one(value),
                             is_list: list,
                             line,
                         });

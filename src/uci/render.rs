@@ -41,7 +41,7 @@ impl Package<'_> {
             out += "\n";
             for option in &section.options {
                 let command = if option.is_list { "list" } else { "option" };
-                for value in &option.values {
+                for value in option.values.iter() {
                     out += &format!("\t{command} {} {}\n", option.name, quote(&value.text));
                 }
             }
