@@ -95,7 +95,7 @@ impl<'a> Values<'a> {
         match &mut self.0 {
             OneOrMore::More(values) => values.push(value),
             OneOrMore::One(first) => {
-                let first = std::mem::replace(first, Value::default());
+                let first = std::mem::take(first);
                 self.0 = OneOrMore::More(vec![first, value]);
             }
         }
