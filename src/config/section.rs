@@ -1,6 +1,8 @@
 //! Typed reading of one UCI section: values, lists and booleans parsed the way
 //! firewall4 and netifd parse them, every error carrying file, line, section, option.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Location, Result};
 use crate::uci::{Section, UciOption};
 
@@ -25,7 +27,7 @@ impl<'a> SectionReader<'a> {
     }
 
     /// `lan` or `@zone[0]`, as `uci show` names the section.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> Cow<'a, str> {
         self.section.label()
     }
 
@@ -36,7 +38,7 @@ impl<'a> SectionReader<'a> {
         Location {
             file: self.file.to_string(),
             line,
-            section: Some(format!("{} '{}'", self.section.kind, self.label())),
+            section: Some([&self.section.kind, " '", &self.label(), "'"].concat()),
             option: option.map(str::to_string),
         }
     }

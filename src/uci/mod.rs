@@ -23,6 +23,7 @@
 mod parser;
 mod render;
 
+use std::borrow::Cow;
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -145,10 +146,10 @@ impl std::error::Error for ParseError {}
 
 impl<'a> Section<'a> {
     /// How `uci show` names the section: `lan` or `@zone[0]`.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> Cow<'_, str> {
         match &self.name {
-            Some(name) => name.to_string(),
-            None => format!("@{}[{}]", self.kind, self.index),
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("@{}[{}]", self.kind, self.index)),
         }
     }
 
