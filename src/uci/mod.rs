@@ -24,7 +24,7 @@ mod parser;
 mod render;
 
 use std::borrow::Cow;
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::{Deref, DerefMut};
@@ -188,6 +188,43 @@ impl Hasher for Fnv {
     }
 }
 
+/// Sections with more options than this find them through a map, not by a scan.
+const SCAN_LIMIT: usize = 16;
+
+/// Where an option of a section is in its `options`. Sections are small, and a scan of a
+/// few names costs less than hashing one; a section that grows past [`SCAN_LIMIT`] has its
+/// options mapped instead, so that large ones stay linear too.
+#[derive(Default)]
+struct OptionIndex<'a> {
+    /// Keyed by section index and option name.
+    large: Map<(usize, Arg<'a>), usize>,
+}
+
+impl<'a> OptionIndex<'a> {
+    fn find(&self, section: usize, options: &[UciOption<'a>], name: &Arg<'a>) -> Option<usize> {
+        if options.len() <= SCAN_LIMIT {
+            options.iter().position(|o| o.name == *name)
+        } else {
+            // A key that borrows `name`, even an owned one: nothing is copied.
+            self.large
+                .get(&(section, Cow::Borrowed(name.as_ref())))
+                .copied()
+        }
+    }
+
+    /// Records the option just added last to `options`, or all of them once they are
+    /// too many to scan.
+    fn added(&mut self, section: usize, options: &[UciOption<'a>]) {
+        let n = options.len();
+        if n > SCAN_LIMIT {
+            let from = if n == SCAN_LIMIT + 1 { 0 } else { n - 1 };
+            for (i, option) in options.iter().enumerate().skip(from) {
+                self.large.insert((section, option.name.clone()), i);
+            }
+        }
+    }
+}
+
 /// Parses the text of UCI file `file`; the package is named after the file's last path
 /// component, as `uci` names a package after its file (a `package` line is ignored).
 pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
@@ -203,10 +240,7 @@ pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
     // Indexes into `pkg.sections` and their options, so large files stay linear; keyed
     // by the arguments as parsed, which mostly borrow from `text`.
     let mut named: Map<Arg<'a>, usize> = Map::default();
-    // At most one option a line, as files are written: room for all, never a rehash.
-    let lines = text.bytes().filter(|&c| c == b'\n').count();
-    let mut options: Map<(usize, Arg<'a>), usize> =
-        Map::with_capacity_and_hasher(lines, <_>::default());
+    let mut index = OptionIndex::default();
     let mut per_kind: Map<Arg<'a>, usize> = Map::default();
     let mut current = 0;
     let mut parser = Parser::new(text);
@@ -255,9 +289,9 @@ pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
                 }
                 let section = &mut pkg.sections[current];
                 let value = Value { text: value, line };
-                match options.entry((current, name)) {
-                    Entry::Occupied(i) => {
-                        let option = &mut section.options[*i.get()];
+                match index.find(current, &section.options, &name) {
+                    Some(i) => {
+                        let option = &mut section.options[i];
                         if list {
                             option.values.push(value);
                         } else {
@@ -266,14 +300,14 @@ pub fn parse<'a>(file: &str, text: &'a str) -> Result<Package<'a>, ParseError> {
                         option.is_list = list;
                         option.line = line;
                     }
-                    Entry::Vacant(slot) => {
+                    None => {
                         section.options.push(UciOption {
-                            name: slot.key().1.clone(),
+                            name,
                             values: Values::one(value),
                             is_list: list,
                             line,
                         });
-                        slot.insert(section.options.len() - 1);
+                        index.added(current, &section.options);
                     }
                 }
             }
@@ -327,6 +361,30 @@ mod tests {
             e.to_string(),
             "f:2: section 'lan' redeclared as 'y', was 'z'"
         );
+    }
+
+    #[test]
+    fn options_of_a_large_section() {
+        // Past SCAN_LIMIT, options are found through the map: set again, added to, and
+        // after the section was reopened.
+        let n = 3 * SCAN_LIMIT;
+        let mut text = String::from("config t 's'\n");
+        text.extend((0..n).map(|i| format!("option o{i} a\n")));
+        text += "config u\nconfig t 's'\n";
+        text.extend((0..n).map(|i| match i % 2 {
+            0 => format!("option o{i} b\n"),
+            _ => format!("list o{i} c\n"),
+        }));
+        let pkg = parse("f", &text).unwrap();
+        let options = options(&pkg.sections[0]);
+        assert_eq!(options.len(), n);
+        for (i, (name, values, is_list)) in options.into_iter().enumerate() {
+            assert_eq!(name, format!("o{i}"));
+            match i % 2 {
+                0 => assert_eq!((values, is_list), (vec!["b"], false)),
+                _ => assert_eq!((values, is_list), (vec!["a", "c"], true)),
+            }
+        }
     }
 
     #[test]
