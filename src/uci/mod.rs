@@ -149,7 +149,7 @@ impl<'a> Section<'a> {
     pub fn label(&self) -> Cow<'_, str> {
         match &self.name {
             Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(format!("@{}[{}]", self.kind, self.index)),
+            None => Cow::Owned(["@", &self.kind, "[", &self.index.to_string(), "]"].concat()),
         }
     }
 

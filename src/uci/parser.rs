@@ -66,20 +66,21 @@ enum Charset {
 }
 
 impl Charset {
-    #[inline]
-    fn allows(self, c: u8) -> bool {
+    /// Whether every character of `text` is allowed (the test picked once, not per byte).
+    fn allows(self, text: &str) -> bool {
+        let mut bytes = text.bytes();
         match self {
             Charset::Any => true,
-            Charset::Type => c.is_ascii_graphic(),
-            Charset::Name => c.is_ascii_alphanumeric() || c == b'_',
-            Charset::Package => c.is_ascii_alphanumeric() || c == b'_' || c == b'-',
+            Charset::Type => bytes.all(|c| c.is_ascii_graphic()),
+            Charset::Name => bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_'),
+            Charset::Package => bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'),
         }
     }
 }
 
 /// Whether libuci accepts `name` in a `package` statement.
 pub fn is_package_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|c| Charset::Package.allows(c))
+    !name.is_empty() && Charset::Package.allows(name)
 }
 
 /// `text` with control characters escaped, to quote it in a one-line message.
@@ -290,12 +291,15 @@ impl<'a> Parser<'a> {
         what: &str,
     ) -> Result<Arg<'a>, SyntaxError> {
         self.skip_space();
-        let value = if self.peek() == Some(b';') {
-            self.pos += 1;
-            Cow::Borrowed("")
-        } else {
+        let value = match self.peek() {
+            // The end of the line: the usual way a statement ends.
+            None => Cow::Borrowed(""),
+            Some(b';') => {
+                self.pos += 1;
+                Cow::Borrowed("")
+            }
             // Quotes and backslashes are ASCII: a word cut from UTF-8 text is UTF-8.
-            match self.word()? {
+            Some(_) => match self.word()? {
                 Word::Span(start, end) => match self.source.get(start..end) {
                     Some(text) => Cow::Borrowed(text),
                     None => String::from_utf8_lossy(&self.text[start..end]),
@@ -304,7 +308,7 @@ impl<'a> Parser<'a> {
                     String::from_utf8(bytes)
                         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 ),
-            }
+            },
         };
         if value.is_empty() {
             return match missing {
@@ -312,7 +316,7 @@ impl<'a> Parser<'a> {
                 None => Ok(value),
             };
         }
-        if !value.bytes().all(|c| charset.allows(c)) {
+        if !charset.allows(&value) {
             let allowed = match charset {
                 Charset::Any => "",
                 Charset::Type => " (printable ASCII without spaces)",
