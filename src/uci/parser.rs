@@ -275,6 +275,11 @@ impl<'a> Parser<'a> {
     /// libuci reads one more argument and rejects it unless it is empty; whatever
     /// follows an empty one is read as the next command.
     fn end_of_statement(&mut self) -> Result<(), SyntaxError> {
+        self.skip_space();
+        if self.peek().is_none() {
+            // The usual end: nothing more on the line.
+            return Ok(());
+        }
         let extra = self.arg(None, Charset::Any, "argument")?;
         if extra.is_empty() {
             Ok(())
