@@ -203,11 +203,9 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
         let mut changes = Vec::new();
         if ready(&fds[1]) {
             let mut found = Vec::new();
-            let drained = links.drain(&mut found);
-            if let Err(e) = &drained {
+            if let Err(e) = links.drain(&mut found) {
                 log::warn!("rtnetlink: {e}");
-            }
-            if drained.is_err() {
+                // What went away is not known: the next apply reads the kernel.
                 service.forget_kernel_state();
             }
             follow_hooks(&mut service, &found);
