@@ -260,7 +260,8 @@ pub fn apply(
     let refusal = probe_hardware(&nft, &wanted, &ruleset)?;
     let plan = plan(Some(&refusal));
     let ruleset = Ruleset::from_plan(&plan);
-    // Read: a remembered state's refusals send it to a read before they stand.
+    // `state` is a read by now: send takes a remembered one to a read before a refusal
+    // stands.
     let sent = send(&nft, &ruleset, &mut state, Basis::Read, dry_run).map_err(|n| match n {
         NotSent::Hardware(e) => kernel_error(e),
         NotSent::Failed(e) => e,
