@@ -158,10 +158,14 @@ if part status; then
 		nsx "$ns" nft 'add table inet sink; add chain inet sink in { type filter hook input priority 0; policy drop; }'
 	done
 	# Room for 256k entries, none expiring while measured, no frame dropped on the way.
+	# A new TCP entry's timeout is at most max_retrans's (tcp_packet: its last_win is 0
+	# until a SYN is ignored), so raising syn_sent alone left 300 s: the 64k table's
+	# SYN_SENT entries were gone before the 256k one was filled on top of it.
 	echo 262144 >/sys/module/nf_conntrack/parameters/hashsize
 	sysctl -w net.netfilter.nf_conntrack_max=300000 net.core.netdev_max_backlog=100000
 	for key in nf_flowtable_udp_timeout nf_flowtable_tcp_timeout nf_conntrack_udp_timeout \
-		nf_conntrack_udp_timeout_stream nf_conntrack_tcp_timeout_syn_sent; do
+		nf_conntrack_udp_timeout_stream nf_conntrack_tcp_timeout_syn_sent \
+		nf_conntrack_tcp_timeout_max_retrans nf_conntrack_tcp_timeout_unacknowledged; do
 		rx sysctl -w net.netfilter.$key=86400
 	done
 	mac() { nsx "$1" cat "/sys/class/net/$2/address" 2>/dev/null || nsx "$1" /sbin/ip -o link show "$2" | sed 's/.*ether \([^ ]*\).*/\1/'; }

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, Result};
-use crate::topology::sysfs::{entries, read_optional};
+use crate::topology::dir::{entries, read_optional};
 use crate::topology::WED_DRIVERS;
 use crate::uci::{self, ParseError};
 use crate::System;

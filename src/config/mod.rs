@@ -80,8 +80,10 @@ fn read_package(dir: &Path, name: &str) -> Result<Option<(String, uci::Package)>
         Err(e) => return Err(Error::io(path, e)),
     };
     let file = path.display().to_string();
-    // libuci works on bytes; a stray non-UTF-8 byte should not hide the rest.
-    let text = String::from_utf8_lossy(&text);
+    // libuci works on bytes; a stray non-UTF-8 byte should not hide the rest. (The
+    // lossy decoding is the slow path: a valid file is checked by the fast one alone.)
+    let text = String::from_utf8(text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let pkg = uci::parse(&file, &text)?;
     Ok(Some((file, pkg)))
 }

@@ -117,21 +117,26 @@ pub fn build(
             .push("flow offloading is off: nothing is offloaded".into());
         return plan;
     }
-    let mut devices: BTreeMap<String, DevicePlan> = BTreeMap::new();
-    for zd in &topology.zone_devices {
-        for device in decide(config, topology, zd) {
-            // A device more than one zone reaches keeps the first path to it.
-            devices
-                .entry(device.name.clone())
-                .and_modify(|d| {
-                    if !d.zones.contains(&zd.zone) {
-                        d.zones.push(zd.zone.clone());
-                    }
-                })
-                .or_insert(device);
+    let mut devices: Vec<DevicePlan> = topology
+        .zone_devices
+        .iter()
+        .flat_map(|zd| decide(config, topology, zd))
+        .collect();
+    // By name. A device more than one zone reaches keeps the first path to it, and
+    // gets every zone (the sort is stable: zone order is kept within a name).
+    devices.sort_by(|a, b| a.name.cmp(&b.name));
+    devices.dedup_by(|later, first| {
+        if later.name != first.name {
+            return false;
         }
-    }
-    plan.devices = devices.into_values().collect();
+        for zone in later.zones.drain(..) {
+            if !first.zones.contains(&zone) {
+                first.zones.push(zone);
+            }
+        }
+        true
+    });
+    plan.devices = devices;
     if requested == Mode::Hardware && !plan.hardware() && plan.flowtable_devices().next().is_some()
     {
         plan.notes.push(
@@ -179,7 +184,8 @@ fn decide(config: &Config, topology: &Topology, zd: &ZoneDevice) -> Vec<DevicePl
     let software = config.firewall.mode == Mode::Software;
     let mut out = Vec::new();
     for branch in &zd.branches {
-        let mut via = vec![zd.via.clone()];
+        let mut via = Vec::with_capacity(2 + branch.path.len());
+        via.push(zd.via.clone());
         if !software {
             via.extend(zd.l3.iter().cloned());
         }

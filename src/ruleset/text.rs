@@ -20,11 +20,15 @@ pub fn render(ruleset: &Ruleset) -> String {
         );
     }
     let ft = &table.flowtable;
-    let devices: Vec<String> = ft.devices.iter().map(|d| format!("\"{d}\"")).collect();
+    let mut devices = String::new();
+    for device in &ft.devices {
+        let comma = if devices.is_empty() { "" } else { ", " };
+        let _ = write!(devices, "{comma}\"{device}\"");
+    }
     let _ = writeln!(out, "\ntable {} {} {{", table.family, table.name);
     let _ = writeln!(out, "\tflowtable {} {{", ft.name);
     let _ = writeln!(out, "\t\thook ingress priority {};", ft.priority);
-    let _ = writeln!(out, "\t\tdevices = {{ {} }};", devices.join(", "));
+    let _ = writeln!(out, "\t\tdevices = {{ {devices} }};");
     let _ = writeln!(out, "\t\tcounter;");
     if ft.hw_offload {
         let _ = writeln!(out, "\t\tflags offload;");

@@ -14,6 +14,7 @@
 //!   every decision made on a router can be reproduced offline.
 //! - [`Netifd`]: netifd's interface dump, which says what each interface runs on now.
 
+pub(crate) mod dir;
 pub mod ethtool;
 mod netifd;
 mod read;
@@ -120,7 +121,8 @@ pub struct Link {
     pub lowers: Vec<String>,
     /// `brif/` entries of a bridge.
     pub ports: Vec<String>,
-    /// Driver bound to the parent device (`device/uevent` DRIVER=).
+    /// Driver bound to the parent device (`device/uevent` DRIVER=), of the kinds whose
+    /// driver the verdict uses: Ethernet (a DSA port's conduit among them) and Wi-Fi.
     pub driver: Option<String>,
     /// `hw-tc-offload`: the driver takes tc/flowtable offload requests.
     pub hw_tc_offload: Feature,

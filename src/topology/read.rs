@@ -1,7 +1,7 @@
 //! Reading the topology: each device the zones lead to is read once, from sysfs and
 //! ethtool or a snapshot of them, and kept in the [`Topology`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::resolve::resolve_lower;
 use super::sysfs::SysfsLinks;
@@ -24,10 +24,11 @@ impl Topology {
     ) -> Result<Topology> {
         // Software offloading decides nothing by a device's hw-tc-offload: not asked.
         let hardware = config.firewall.mode == Mode::Hardware;
+        let mut devices = sysfs.devices()?;
         Topology::assemble(
             config,
             netifd,
-            &mut |name| sysfs.link(name, hardware),
+            &mut |name| devices.link(name, hardware),
             &mut |module| sysfs.module_param(module, "wed_enable"),
             warnings,
         )
@@ -49,7 +50,7 @@ impl Topology {
         }
         let mut devices = Reader {
             read: link,
-            seen: BTreeMap::new(),
+            seen: HashMap::new(),
         };
         let mut zone_devices = zone_devices(config, netifd, warnings)?;
         for zd in &mut zone_devices {
@@ -59,7 +60,7 @@ impl Topology {
                     path: vec![zd.device.clone()],
                     leaf: devices
                         .link(&zd.device)?
-                        .map_or(Leaf::Missing, Leaf::Device),
+                        .map_or(Leaf::Missing, |link| Leaf::Device(link.clone())),
                 }],
             };
         }
@@ -84,18 +85,21 @@ impl Topology {
 }
 
 /// Device facts as the walks ask for them: each device read once, absent ones too.
+/// Hashed while the walk asks (a B-tree of hundreds of links allocates a node at a time),
+/// ordered once at the end.
 pub(super) struct Reader<'a> {
     read: &'a mut dyn FnMut(&str) -> Result<Option<Link>>,
-    seen: BTreeMap<String, Option<Link>>,
+    seen: HashMap<String, Option<Link>>,
 }
 
 impl Reader<'_> {
-    pub(super) fn link(&mut self, name: &str) -> Result<Option<Link>> {
-        if let Some(seen) = self.seen.get(name) {
-            return Ok(seen.clone());
+    pub(super) fn link(&mut self, name: &str) -> Result<Option<&Link>> {
+        // Looked up twice rather than with `entry`, which would want the name owned
+        // for every lookup, not only for the first.
+        if !self.seen.contains_key(name) {
+            let link = (self.read)(name)?;
+            self.seen.insert(name.to_string(), link);
         }
-        let link = (self.read)(name)?;
-        self.seen.insert(name.to_string(), link.clone());
-        Ok(link)
+        Ok(self.seen[name].as_ref())
     }
 }

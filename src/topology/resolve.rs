@@ -103,26 +103,32 @@ impl Walk<'_, '_> {
                 ports.iter().try_for_each(|port| self.visit(port, None))
             }
             LinkKind::Vlan if !link.lowers.is_empty() => {
+                let lowers = link.lowers.clone();
                 let vid = self.vlan_id(name);
-                link.lowers
-                    .iter()
-                    .try_for_each(|lower| self.visit(lower, vid))
+                lowers.iter().try_for_each(|lower| self.visit(lower, vid))
             }
             LinkKind::Ppp => match self.net.ppp_lower(name) {
                 Some((_, Some(lower))) => {
                     let lower = self.net.resolve_alias(&lower).unwrap_or(lower);
                     self.visit(&lower, None)
                 }
-                _ => self.leaf(Leaf::Device(link)),
+                _ => {
+                    let leaf = Leaf::Device(link.clone());
+                    self.leaf(leaf)
+                }
             },
             LinkKind::Dsa => {
+                let link = link.clone();
                 // The conduit's driver is the one that offloads the port's flows.
                 if let Some(conduit) = link.lowers.first() {
                     self.devices.link(conduit)?;
                 }
                 self.leaf(Leaf::Device(link))
             }
-            _ => self.leaf(Leaf::Device(link)),
+            _ => {
+                let leaf = Leaf::Device(link.clone());
+                self.leaf(leaf)
+            }
         }
     }
 

@@ -1,9 +1,9 @@
 //! Device facts read from a sysfs tree: `/sys` on a router, `DIR/sys` in a snapshot.
 
-use std::fs;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use super::dir::{read_optional, Dir, Scratch};
 use super::ethtool::{self, HW_TC_OFFLOAD};
 use super::{Feature, Link, LinkKind};
 use crate::error::{Error, Result};
@@ -41,10 +41,6 @@ impl SysfsLinks {
         SysfsLinks::new(dir, FeatureSource::Files(dir.join("ethtool")))
     }
 
-    fn net_dir(&self, name: &str) -> PathBuf {
-        self.root.join("sys/class/net").join(name)
-    }
-
     /// The live system: `/sys` and the ethtool ioctl.
     pub fn live() -> Self {
         SysfsLinks::new("/", FeatureSource::Kernel)
@@ -59,77 +55,109 @@ impl SysfsLinks {
     pub fn ethtool_text(&self, name: &str) -> Result<Option<String>> {
         match &self.features {
             FeatureSource::Files(dir) => read_optional(&dir.join(name)),
-            FeatureSource::Kernel => match ethtool::kernel::features(name) {
-                Ok(states) => {
+            FeatureSource::Kernel => {
+                let states = ethtool_answer(name, ethtool::kernel::features(name))?;
+                Ok(states.map(|states| {
                     let mut text = format!("Features for {name}:\n");
                     for f in states {
                         text.push_str(&ethtool::format_feature(&f.name, f.active, f.fixed));
                         text.push('\n');
                     }
-                    Ok(Some(text))
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
-                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
-                Err(e) => Err(Error::io(format!("ethtool -k {name}"), e)),
-            },
+                    text
+                }))
+            }
         }
     }
 
-    fn hw_tc_offload(&self, name: &str) -> Result<Feature> {
-        Ok(self.ethtool_text(name)?.map_or(Feature::Unknown, |text| {
-            ethtool::parse_feature(&text, HW_TC_OFFLOAD)
-        }))
+    /// `sys/class/net` and the ethtool files opened for one read of many devices.
+    pub fn devices(&self) -> Result<Devices<'_>> {
+        Ok(Devices {
+            net: Dir::open(&self.root.join("sys/class/net"))?,
+            ethtool: match &self.features {
+                FeatureSource::Files(dir) => Dir::open(dir)?,
+                FeatureSource::Kernel => None,
+            },
+            kernel: None,
+            links: self,
+            scratch: Scratch::default(),
+        })
     }
 
+    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
+    pub fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
+        module_param(&self.root.join("sys/module"), module, name)
+    }
+}
+
+/// Devices read one after another: every file opened relative to `sys/class/net` (or the
+/// ethtool directory) into the same buffers. `None` where there is no such directory: no
+/// device exists, or no device has ethtool data.
+pub struct Devices<'a> {
+    links: &'a SysfsLinks,
+    net: Option<Dir>,
+    ethtool: Option<Dir>,
+    /// The kernel's ethtool answers, opened at the first device asked.
+    kernel: Option<ethtool::kernel::Features>,
+    scratch: Scratch,
+}
+
+impl Devices<'_> {
     /// The device, or `None` if no such device exists; its `hw-tc-offload` is asked only
     /// with `hardware` (hardware offloading requested) and for a kind that may offload.
-    pub fn link(&self, name: &str, hardware: bool) -> Result<Option<Link>> {
+    pub fn link(&mut self, name: &str, hardware: bool) -> Result<Option<Link>> {
         // A name from config must not walk out of the net class directory.
         if name.contains('/') || name == "." || name == ".." {
             return Ok(None);
         }
-        let dir = self.net_dir(name);
+        let Some(net) = &self.net else {
+            return Ok(None);
+        };
+        let scratch = &mut self.scratch;
         // An absent device has neither file.
-        let uevent = read_optional(&dir.join("uevent"))?.unwrap_or_default();
-        let ifindex = match uevent_value(&uevent, "IFINDEX") {
-            Some(number) => parse_number(&dir.join("uevent"), number)?,
-            None => match read_optional(&dir.join("ifindex"))? {
-                Some(number) => parse_number(&dir.join("ifindex"), &number)?,
+        let uevent = net.read(&[name, "/uevent"], scratch)?.unwrap_or_default();
+        let devtype = uevent_value(uevent, "DEVTYPE").map(kind_of_devtype);
+        let ifindex = match uevent_value(uevent, "IFINDEX") {
+            Some(number) => Some(parse_number(net, &[name, "/uevent"], number)?),
+            None => None,
+        };
+        let ifindex = match ifindex {
+            Some(ifindex) => ifindex,
+            None => match net.read(&[name, "/ifindex"], scratch)? {
+                Some(number) => parse_number(net, &[name, "/ifindex"], number)?,
                 None => return Ok(None),
             },
         };
-        let devtype = uevent_value(&uevent, "DEVTYPE");
-        // Without a DEVTYPE, the ARPHRD type tells Ethernet from PPP and the rest.
-        let arphrd = match devtype {
-            None => read_optional(&dir.join("type"))?.map_or(Ok(ARPHRD_ETHER), |text| {
-                parse_number(&dir.join("type"), &text)
-            })?,
-            Some(_) => ARPHRD_ETHER,
-        };
-        let kind = match (devtype, arphrd) {
-            (Some("bridge"), _) => LinkKind::Bridge,
-            (Some("vlan"), _) => LinkKind::Vlan,
-            (Some("dsa"), _) => LinkKind::Dsa,
-            (Some("wlan"), _) => LinkKind::Wlan,
-            (Some("wireguard"), _) => LinkKind::Wireguard,
-            (Some("ppp"), _) | (None, ARPHRD_PPP) => LinkKind::Ppp,
-            (None, ARPHRD_ETHER) => LinkKind::Ethernet,
-            (Some(other), _) => LinkKind::Other(other.to_string()),
-            (None, other) => LinkKind::Other(format!("arphrd {other}")),
+        let kind = match devtype {
+            Some(kind) => kind,
+            // Without a DEVTYPE, the ARPHRD type tells Ethernet from PPP and the rest.
+            None => match net.read(&[name, "/type"], scratch)? {
+                Some(text) => kind_of_arphrd(parse_number(net, &[name, "/type"], text)?),
+                None => LinkKind::Ethernet,
+            },
         };
         // Each kind is read for what the walk and the verdict use of it, no more: a
         // large router has hundreds of devices, and every file is a few system calls.
-        let lowers = match kind {
-            LinkKind::Vlan | LinkKind::Dsa => entries(&dir, |e| e.strip_prefix("lower_"))?,
-            _ => Vec::new(),
+        let mut lowers = Vec::new();
+        let mut ports = Vec::new();
+        match kind {
+            LinkKind::Vlan | LinkKind::Dsa => net.each_entry(&[name], scratch, |e| {
+                lowers.extend(e.strip_prefix("lower_").map(str::to_string))
+            })?,
+            LinkKind::Bridge => {
+                net.each_entry(&[name, "/brif"], scratch, |e| ports.push(e.to_string()))?
+            }
+            _ => false,
         };
-        let ports = match kind {
-            LinkKind::Bridge => entries(&dir.join("brif"), |e| Some(e))?,
-            _ => Vec::new(),
+        lowers.sort();
+        ports.sort();
+        // The verdict names an Ethernet device's driver and looks a Wi-Fi device's up
+        // for WED; a DSA port's is its conduit's, and no other kind's is asked.
+        let driver = match kind {
+            LinkKind::Ethernet | LinkKind::Wlan => net
+                .read(&[name, "/device/uevent"], scratch)?
+                .and_then(|text| uevent_value(text, "DRIVER").map(str::to_string)),
+            _ => None,
         };
-        // Virtual devices have no `device/`: the open fails at once.
-        let driver = read_optional(&dir.join("device/uevent"))?
-            .and_then(|text| uevent_value(&text, "DRIVER").map(str::to_string));
         let hw_tc_offload = match hardware && kind.may_offload() {
             true => self.hw_tc_offload(name)?,
             false => Feature::Unknown,
@@ -145,9 +173,36 @@ impl SysfsLinks {
         }))
     }
 
-    /// A kernel module parameter (`/sys/module/<module>/parameters/<name>`).
-    pub fn module_param(&self, module: &str, name: &str) -> Result<Option<String>> {
-        module_param(&self.root.join("sys/module"), module, name)
+    fn hw_tc_offload(&mut self, name: &str) -> Result<Feature> {
+        let state = match (&self.links.features, &self.ethtool) {
+            (FeatureSource::Files(_), Some(dir)) => dir
+                .read(&[name], &mut self.scratch)?
+                .map(|text| ethtool::parse_feature(text, HW_TC_OFFLOAD)),
+            (FeatureSource::Files(_), None) => None,
+            (FeatureSource::Kernel, _) => {
+                let kernel = match &mut self.kernel {
+                    Some(kernel) => kernel,
+                    None => self.kernel.insert(
+                        ethtool::kernel::Features::open()
+                            .map_err(|e| Error::io(format!("ethtool -k {name}"), e))?,
+                    ),
+                };
+                ethtool_answer(name, kernel.one(name, HW_TC_OFFLOAD))?
+                    .flatten()
+                    .map(|(active, fixed)| ethtool::feature_state(active, fixed))
+            }
+        };
+        Ok(state.unwrap_or(Feature::Unknown))
+    }
+}
+
+/// The kernel's ethtool answer for `name`; `None` where there is none: the device is
+/// gone (ENODEV) or has no ethtool support (EOPNOTSUPP).
+fn ethtool_answer<T>(name: &str, answer: std::io::Result<T>) -> Result<Option<T>> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::EOPNOTSUPP)) => Ok(None),
+        Err(e) => Err(Error::io(format!("ethtool -k {name}"), e)),
     }
 }
 
@@ -158,44 +213,10 @@ pub fn module_param(modules: &Path, module: &str, name: &str) -> Result<Option<S
     Ok(read_optional(&path)?.map(|v| v.trim().to_string()))
 }
 
-/// File content, or `None` where there is none: an absent device or attribute, or a
-/// sysfs attribute this device does not support (it reads as EINVAL or EOPNOTSUPP).
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match read_small(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// A small file read whole in as few system calls as there can be: a read that returns
-/// less than it was offered is the end (a regular file gives less only at its end, a sysfs
-/// attribute gives its whole page in one read), so there is no size query and usually no
-/// second read. A router reads thousands of these for a large topology.
-fn read_small(path: &Path) -> std::io::Result<String> {
-    let mut file = fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(n) => {
-                bytes.extend_from_slice(&chunk[..n]);
-                if n < chunk.len() {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
-}
-
-fn parse_number(path: &Path, text: &str) -> Result<u32> {
+fn parse_number(dir: &Dir, file: &[&str], text: &str) -> Result<u32> {
     text.trim().parse().map_err(|_| {
         Error::io(
-            path,
+            dir.path(file),
             std::io::Error::new(
                 ErrorKind::InvalidData,
                 format!("not a number: {:?}", text.trim()),
@@ -204,32 +225,31 @@ fn parse_number(path: &Path, text: &str) -> Result<u32> {
     })
 }
 
-fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
-    uevent
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.trim())
+fn kind_of_devtype(devtype: &str) -> LinkKind {
+    match devtype {
+        "bridge" => LinkKind::Bridge,
+        "vlan" => LinkKind::Vlan,
+        "dsa" => LinkKind::Dsa,
+        "wlan" => LinkKind::Wlan,
+        "wireguard" => LinkKind::Wireguard,
+        "ppp" => LinkKind::Ppp,
+        other => LinkKind::Other(other.to_string()),
+    }
 }
 
-/// Sorted directory entry names that `select` maps; an absent directory has none.
-pub(crate) fn entries(dir: &Path, select: impl Fn(&str) -> Option<&str>) -> Result<Vec<String>> {
-    let read = match fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            return Ok(Vec::new())
-        }
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    let mut names = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.extend(select(name).map(str::to_string));
-        }
+fn kind_of_arphrd(arphrd: u32) -> LinkKind {
+    match arphrd {
+        ARPHRD_ETHER => LinkKind::Ethernet,
+        ARPHRD_PPP => LinkKind::Ppp,
+        other => LinkKind::Other(format!("arphrd {other}")),
     }
-    names.sort();
-    Ok(names)
+}
+
+fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
+    uevent
+        .split('\n')
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
 }
 
 #[cfg(test)]

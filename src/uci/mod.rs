@@ -25,6 +25,7 @@ mod render;
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use parser::{Arg, Parser, Statement};
 
@@ -98,6 +99,30 @@ impl Package {
     }
 }
 
+/// The maps [`parse`] keeps are keyed by short names from a root-owned file, where
+/// SipHash's resistance to chosen collisions buys nothing: FNV-1a hashes them.
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// Parses the text of UCI file `file`; the package is named after the file's last path
 /// component, as `uci` names a package after its file (a `package` line is ignored).
 pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
@@ -112,9 +137,12 @@ pub fn parse(file: &str, text: &str) -> Result<Package, ParseError> {
     };
     // Indexes into `pkg.sections` and their options, so large files stay linear; keyed
     // by the arguments as parsed, which mostly borrow from `text`.
-    let mut named: HashMap<Arg, usize> = HashMap::new();
-    let mut options: HashMap<(usize, Arg), usize> = HashMap::new();
-    let mut per_kind: HashMap<Arg, usize> = HashMap::new();
+    let mut named: Map<Arg, usize> = Map::default();
+    // At most one option a line, as files are written: room for all, never a rehash.
+    let lines = text.bytes().filter(|&c| c == b'\n').count();
+    let mut options: Map<(usize, Arg), usize> =
+        Map::with_capacity_and_hasher(lines, <_>::default());
+    let mut per_kind: Map<Arg, usize> = Map::default();
     let mut current = 0;
     let mut parser = Parser::new(text);
     while let Some(statement) = parser

@@ -66,6 +66,7 @@ enum Charset {
 }
 
 impl Charset {
+    #[inline]
     fn allows(self, c: u8) -> bool {
         match self {
             Charset::Any => true,
@@ -92,6 +93,7 @@ fn printable(text: &str) -> String {
 }
 
 /// C's `isspace` in the C locale.
+#[inline]
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
@@ -158,10 +160,12 @@ impl<'a> Parser<'a> {
         true
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         (self.pos < self.end).then(|| self.text[self.pos])
     }
 
+    #[inline]
     fn skip_space(&mut self) {
         while self.peek().is_some_and(is_space) {
             self.pos += 1;
