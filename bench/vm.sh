@@ -1,4 +1,4 @@
-# bench/vm.sh - the kernel-side benchmarks, in one VM boot (run by bench/run, which
+# bench/vm.sh - the kernel-side benchmarks, in one VM boot (run by bench/vm; bench/run
 # reads the `BENCH` lines). Each is measured against the tool a user would run instead,
 # on the same boot, with hyperfine (mean of its runs):
 #   apply    `fw4-offload apply` against `nft -f` of the ruleset it prints, installing

@@ -299,7 +299,7 @@ fn main() -> ExitCode {
         }),
         Command::Apply => system
             .read()
-            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), args.dry_run))
+            .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), args.dry_run, None))
             .map(|applied| {
                 // In the order of its fields, as `print --json` and the golden outcomes.
                 let report = ApplyReport::new(&applied);

@@ -34,6 +34,10 @@ pub struct Applied {
     pub fallback: Option<String>,
     /// Set when the kernel did not answer the batch, and reading it back found the plan.
     pub unanswered: Option<String>,
+    /// What the kernel holds now (our table, fw4's offload objects), at the generation
+    /// this apply left: the next apply may start from it instead of reading. `None`
+    /// when that is not known (a dry run, a batch without an answer).
+    pub committed: Option<KernelState>,
     pub dry_run: bool,
 }
 
@@ -100,6 +104,8 @@ fn refuses_hardware(e: &io::Error) -> bool {
 struct Sent {
     changes: Vec<String>,
     unanswered: Option<String>,
+    /// What the kernel holds now, when that is known (see [`Applied::committed`]).
+    committed: Option<KernelState>,
 }
 
 enum NotSent {
@@ -108,19 +114,59 @@ enum NotSent {
     Failed(Error),
 }
 
+/// Where the state a batch is built from came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// Read from the kernel.
+    Read,
+    /// Left by this process's last commit, and not read since.
+    Remembered,
+}
+
+/// Why a refused batch is built again from a fresh read, or `None` when the refusal
+/// stands. A batch built from a remembered state is only a guess: any refusal sends it
+/// to a read (the kernel drops a device's hook when the device goes away, without a new
+/// generation). A stale read (ERESTART: fw4 reloaded after it) is read again once.
+fn read_again(e: &BatchError, basis: Basis, retried: bool) -> Option<&'static str> {
+    match basis {
+        Basis::Remembered if e.is_stale() => {
+            Some("the ruleset changed since the last apply (ERESTART)")
+        }
+        Basis::Remembered if e.refusal().is_some() => {
+            Some("the kernel refused the batch built from the last apply's state")
+        }
+        Basis::Read if e.is_stale() && !retried => {
+            Some("the ruleset changed after it was read (ERESTART)")
+        }
+        _ => None,
+    }
+}
+
 /// Sends the batch that takes the kernel from `state` to `ruleset`. A batch the kernel
 /// refuses as stale (ERESTART: fw4 reloaded after `state` was read) is built again
-/// from a fresh read, once; `state` is then that read. When the kernel does not answer,
-/// reading it back tells whether it holds `ruleset` now.
+/// from a fresh read, once; so is any a remembered `state` leads to, and an empty one
+/// when the generation moved on since (nothing is sent then, for the kernel to refuse).
+/// `state` is then that read. When the kernel does not answer, reading it back tells
+/// whether it holds `ruleset` now.
 fn send(
     nft: &Nftables,
     ruleset: &Ruleset,
     state: &mut KernelState,
+    mut basis: Basis,
     dry_run: bool,
 ) -> std::result::Result<Sent, NotSent> {
     let mut retried = false;
     loop {
         let t = transaction(ruleset, state);
+        if basis == Basis::Remembered
+            && t.batch.is_empty()
+            && nft.generation().ok() != state.generation
+        {
+            log::info!("the ruleset changed since the last apply: reading it");
+            basis = Basis::Read;
+            *state = read_state(nft).map_err(NotSent::Failed)?;
+            continue;
+        }
         let changes: Vec<String> = t.batch.objects().map(str::to_string).collect();
         let sent = match dry_run {
             true => nft.check(t.batch),
@@ -128,29 +174,33 @@ fn send(
         };
         let unanswered = match sent {
             Ok(()) => None,
-            Err(e) if e.is_stale() && !retried => {
-                log::info!("the ruleset changed after it was read (ERESTART): reading it again");
-                retried = true;
-                *state = read_state(nft).map_err(NotSent::Failed)?;
-                continue;
-            }
-            // A check-only batch changes nothing: no answer is just a failure.
-            Err(BatchError::Unanswered(e)) if !dry_run => {
-                Some(read_back(nft, ruleset, e).map_err(NotSent::Failed)?)
-            }
-            Err(e) => {
-                return Err(match e.refusal() {
-                    Some((seq, error))
-                        if t.hw_flowtable_seq == Some(seq) && refuses_hardware(error) =>
-                    {
-                        NotSent::Hardware(e)
-                    }
-                    _ => NotSent::Failed(kernel_error(e)),
-                })
-            }
+            Err(e) => match (read_again(&e, basis, retried), e) {
+                (Some(why), _) => {
+                    log::info!("{why}: reading it again");
+                    retried |= basis == Basis::Read;
+                    basis = Basis::Read;
+                    *state = read_state(nft).map_err(NotSent::Failed)?;
+                    continue;
+                }
+                // A check-only batch changes nothing: no answer is just a failure.
+                (None, BatchError::Unanswered(e)) if !dry_run => {
+                    Some(read_back(nft, ruleset, e).map_err(NotSent::Failed)?)
+                }
+                (None, e) => {
+                    return Err(match e.refusal() {
+                        Some((seq, error))
+                            if t.hw_flowtable_seq == Some(seq) && refuses_hardware(error) =>
+                        {
+                            NotSent::Hardware(e)
+                        }
+                        _ => NotSent::Failed(kernel_error(e)),
+                    })
+                }
+            },
         };
         return Ok(Sent {
             changes,
+            committed: t.after.filter(|_| !dry_run && unanswered.is_none()),
             unanswered,
         });
     }
@@ -177,22 +227,29 @@ fn read_back(nft: &Nftables, ruleset: &Ruleset, silence: io::Error) -> Result<St
 }
 
 /// Applies `plan(None)`; `plan(Some(refusal))` when the kernel refuses its hardware
-/// offload.
+/// offload. `remembered`, the state the last apply of this process committed
+/// ([`Applied::committed`]), saves reading the kernel; the kernel refuses what is built
+/// from it once anything else committed, and then it is read after all.
 pub fn apply(
     plan: impl Fn(Option<&HardwareRefusal>) -> OffloadPlan,
     dry_run: bool,
+    remembered: Option<KernelState>,
 ) -> Result<Applied> {
     let nft = Nftables::open().map_err(|e| Error::io("nf_tables netlink socket", e))?;
-    let mut state = read_state(&nft)?;
+    let (mut state, basis) = match remembered {
+        Some(state) => (state, Basis::Remembered),
+        None => (read_state(&nft)?, Basis::Read),
+    };
     let wanted = plan(None);
     let ruleset = Ruleset::from_plan(&wanted);
-    let refused = match send(&nft, &ruleset, &mut state, dry_run) {
+    let refused = match send(&nft, &ruleset, &mut state, basis, dry_run) {
         Ok(sent) => {
             return Ok(Applied {
                 plan: wanted,
                 changes: sent.changes,
                 fallback: None,
                 unanswered: sent.unanswered,
+                committed: sent.committed,
                 dry_run,
             })
         }
@@ -203,7 +260,9 @@ pub fn apply(
     let refusal = probe_hardware(&nft, &wanted, &ruleset)?;
     let plan = plan(Some(&refusal));
     let ruleset = Ruleset::from_plan(&plan);
-    let sent = send(&nft, &ruleset, &mut state, dry_run).map_err(|n| match n {
+    // `state` is a read by now: send takes a remembered one to a read before a refusal
+    // stands.
+    let sent = send(&nft, &ruleset, &mut state, Basis::Read, dry_run).map_err(|n| match n {
         NotSent::Hardware(e) => kernel_error(e),
         NotSent::Failed(e) => e,
     })?;
@@ -212,6 +271,7 @@ pub fn apply(
         changes: sent.changes,
         fallback: Some(format!("hardware offload refused: {refused}")),
         unanswered: sent.unanswered,
+        committed: sent.committed,
         dry_run,
     })
 }
@@ -249,4 +309,37 @@ fn probe_hardware(
         }
     }
     Ok(HardwareRefusal { devices: refused })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(errno: i32) -> BatchError {
+        BatchError::Refused {
+            seq: 1,
+            object: "the nf_tables batch".into(),
+            error: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    /// A remembered state is only a guess: any refusal of what it built goes to a read.
+    #[test]
+    fn a_remembered_state_refused_is_read_again() {
+        for errno in [libc::ERESTART, libc::ENOENT, libc::EOPNOTSUPP] {
+            let e = refused(errno);
+            assert!(read_again(&e, Basis::Remembered, false).is_some(), "{e}");
+        }
+        let silence = BatchError::Unanswered(io::ErrorKind::TimedOut.into());
+        assert_eq!(read_again(&silence, Basis::Remembered, false), None);
+    }
+
+    /// A stale read is read once more; other refusals of what a read built stand.
+    #[test]
+    fn a_read_state_is_read_again_once_when_stale() {
+        let stale = refused(libc::ERESTART);
+        assert!(read_again(&stale, Basis::Read, false).is_some());
+        assert_eq!(read_again(&stale, Basis::Read, true), None);
+        assert_eq!(read_again(&refused(libc::ENOENT), Basis::Read, false), None);
+    }
 }

@@ -29,6 +29,28 @@ pub struct KernelState {
 }
 
 impl KernelState {
+    /// The generation a commit at `generation` makes: nf_tables_commit moves the
+    /// kernel's base_seq on by one, skipping 0 (which a batch sends for "any generation").
+    /// Nothing else moves it, and the commit mutex keeps others out from the check of
+    /// the batch's generation to the move.
+    pub fn generation_after_commit(generation: u32) -> u32 {
+        match generation.wrapping_add(1) {
+            0 => 1,
+            next => next,
+        }
+    }
+
+    /// Takes `device` out of the flowtables, as the kernel does when the device goes
+    /// away (nf_tables_flowtable_event on NETDEV_UNREGISTER), without a new generation.
+    pub fn unhook(&mut self, device: &str) {
+        for flowtable in [&mut self.flowtable, &mut self.fw4_flowtable]
+            .into_iter()
+            .flatten()
+        {
+            flowtable.devices.retain(|d| d != device);
+        }
+    }
+
     /// What our offload rule has counted: the TCP/UDP packets that took the slow path
     /// (see `OffloadChain`). `None` without our table, or a rule without a
     /// counter.
@@ -98,5 +120,36 @@ impl KernelState {
                 Vec::new()
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flowtable(table: &str, devices: &[&str]) -> KernelFlowtable {
+        KernelFlowtable {
+            table: table.into(),
+            name: "ft".into(),
+            priority: 0,
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn a_device_gone_leaves_every_flowtable() {
+        let mut state = KernelState {
+            generation: Some(3),
+            table: true,
+            flowtable: Some(flowtable(TABLE, &["eth0", "wlan0"])),
+            fw4_flowtable: Some(flowtable(FW4_TABLE, &["wlan0"])),
+            ..KernelState::default()
+        };
+        state.unhook("wlan0");
+        state.unhook("ppp0");
+        assert_eq!(state.flowtable, Some(flowtable(TABLE, &["eth0"])));
+        assert_eq!(state.fw4_flowtable, Some(flowtable(FW4_TABLE, &[])));
+        assert_eq!(state.generation, Some(3), "the kernel commits nothing");
     }
 }

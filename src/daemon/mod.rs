@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bus::Bus;
-use links::LinkEvents;
+use links::{Change, LinkEvents};
 use service::Service;
 use signals::{Signal, Signals};
 
@@ -205,7 +205,10 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
             let mut found = Vec::new();
             if let Err(e) = links.drain(&mut found) {
                 log::warn!("rtnetlink: {e}");
+                // What went away is not known: the next apply reads the kernel.
+                service.forget_kernel_state();
             }
+            follow_hooks(&mut service, &found);
             changes.extend(found.iter().map(ToString::to_string));
         }
         hotplug(&mut service, &mut debounce, changes);
@@ -219,6 +222,20 @@ pub fn run(system: System, sources: Sources, options: Options) -> io::Result<()>
             service.answer(inbound)
         });
         hotplug(&mut service, &mut debounce, changes);
+    }
+}
+
+/// Keeps the state the last apply left in line with the hooks the kernel changes by
+/// itself, without a new generation: it drops a device's hooks as the device goes away,
+/// and lists a renamed one's under its new name. The state is forgotten (the next apply
+/// reads the kernel) when that is simpler or not known.
+fn follow_hooks(service: &mut Service, changes: &[Change]) {
+    for change in changes {
+        match change {
+            Change::Removed(name) => service.device_removed(name),
+            Change::Renamed { .. } | Change::Lost => service.forget_kernel_state(),
+            Change::Added(_) | Change::Master(_) => {}
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value as Json};
 
 use super::bus::{Answer, Inbound};
-use crate::apply::{self, Applied};
+use crate::apply::{self, Applied, KernelState};
 use crate::config::{Config, Warnings};
 use crate::error::Error;
 use crate::plan::OffloadPlan;
@@ -38,6 +38,9 @@ pub struct Service {
     netifd_unavailable: Option<String>,
     /// The plan the last apply that succeeded loaded, with the kernel's fallback reasons.
     applied: Option<OffloadPlan>,
+    /// What that apply left in the kernel, for the next one to start from without reading
+    /// it. Taken by every apply, so that only success puts it back; forgotten on reload.
+    kernel: Option<KernelState>,
     last: Option<LastApply>,
     applies: ApplyCounts,
     events: Vec<(&'static str, Map<String, Json>)>,
@@ -66,6 +69,7 @@ impl Service {
             config: None,
             netifd_unavailable: None,
             applied: None,
+            kernel: None,
             last: None,
             applies: ApplyCounts::default(),
             events: Vec::new(),
@@ -107,9 +111,23 @@ impl Service {
         self.config = None;
     }
 
-    /// Reads the config again, then applies as [`Service::refresh`] does.
+    /// The next apply reads the kernel's state, whatever the last one left.
+    pub fn forget_kernel_state(&mut self) {
+        self.kernel = None;
+    }
+
+    /// `device` went away, and the kernel dropped its hooks.
+    pub fn device_removed(&mut self, device: &str) {
+        if let Some(state) = &mut self.kernel {
+            state.unhook(device);
+        }
+    }
+
+    /// Reads the config and the kernel's state again, then applies as
+    /// [`Service::refresh`] does.
     pub fn reload(&mut self, trigger: &str) -> &LastApply {
         self.config_changed();
+        self.forget_kernel_state();
         self.refresh(trigger)
     }
 
@@ -127,15 +145,16 @@ impl Service {
             Some(config) => Ok(&*config),
             unread => system.read_config().map(|read| &*unread.insert(read)),
         };
-        let attempt = |config: &(Config, Warnings)| {
+        let attempt = |config: &(Config, Warnings), kernel: Option<KernelState>| {
             system
                 .read_topology(config.clone())
-                .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false))
+                .and_then(|inputs| apply::apply(|refusal| inputs.plan(refusal), false, kernel))
         };
-        let result = config.and_then(|config| match attempt(config) {
+        let kernel = self.kernel.take();
+        let result = config.and_then(|config| match attempt(config, kernel) {
             Err(Error::Kernel { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
                 log::info!("{trigger}: a device went away while applying: reading again");
-                attempt(config)
+                attempt(config, None)
             }
             result => result,
         });
@@ -152,6 +171,7 @@ impl Service {
                 last.changes = applied.changes.clone();
                 last.fallback = applied.fallback.clone();
                 self.announce(&last, &applied);
+                self.kernel = applied.committed;
                 self.applied = Some(applied.plan);
             }
             Err(e) => {

@@ -98,6 +98,33 @@ applies=$(grep -c 'hotplug: .*applied' /tmp/daemon.log)
 echo "hotplug applies logged: $applies"
 check "each change applied once or merged, never more ($applies <= $((2 * CYCLES + 2)))" test "$applies" -le $((2 * CYCLES + 2))
 
+# A foreign commit between two hotplug events. The daemon builds each batch from the
+# state its last commit left, at the generation that commit made: `nft add table` moves
+# the generation on, the kernel refuses the batch as stale, and the daemon reads the
+# state and sends it again. A second device, r-extra, joins the config (SIGHUP reads it);
+# r-guest's apply, after the reload, leaves the state the next one starts from.
+failed_before=$(grep -c 'apply failed' /tmp/daemon.log)
+printf "\tlist network 'extra'\n" >>/tmp/cfg/firewall
+printf "\nconfig interface 'extra'\n\toption device 'r-extra'\n" >>/tmp/cfg/network
+kill -HUP "$DAEMON"
+nsx "$ROUTER_NS" /sbin/ip link add r-guest type dummy
+check "after a reload, r-guest joins the flowtable" wait_for 10 has_device r-guest
+router_nft add table inet foreign
+nsx "$ROUTER_NS" /sbin/ip link add r-extra type dummy
+check "after a foreign commit, r-extra joins the flowtable" wait_for 10 has_device r-extra
+check "the daemon's batch was refused as stale and built again from a read" \
+	grep -q 'the ruleset changed since the last apply (ERESTART): reading it again' /tmp/daemon.log
+grep -q 'hotplug: r-extra added: applied: flowtable fw4_offload ft: add devices r-extra$' /tmp/daemon.log
+check "the log says the second try added r-extra" test $? -eq 0
+check "no apply failed" test "$(grep -c 'apply failed' /tmp/daemon.log)" -eq "$failed_before"
+grep 'apply failed' /tmp/daemon.log
+check "the foreign table is left as it was" router_nft list table inet foreign
+router_nft delete table inet foreign
+nsx "$ROUTER_NS" /sbin/ip link del r-extra
+guest_del
+gone() { lacks_device r-extra && lacks_device r-guest; }
+check "r-extra and r-guest, deleted, leave the flowtable" wait_for 10 gone
+
 # status and flows, against conntrack and nft.
 # The rule counter is live (CI saw one packet between two reads): status must read a
 # value between what nft reads before and after it.
