@@ -124,9 +124,17 @@ fn open_optional(at: RawFd, path: &CStr, flags: libc::c_int) -> io::Result<Optio
         return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
     }
     match io::Error::last_os_error() {
-        e if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        e if gone(&e) => Ok(None),
         e => Err(e),
     }
+}
+
+/// Whether an open or read failed because there is no such file: never was, or its
+/// device is going away (sysfs answers ENODEV between a device's unregistering and the
+/// removal of its directory).
+fn gone(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+        || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// The whole small file `path` (relative to `at`) in `scratch`. A read that returns less
@@ -154,7 +162,7 @@ fn read_at<'d>(at: RawFd, path: &CStr, data: &'d mut Vec<u8>) -> io::Result<Opti
         if n < 0 {
             match io::Error::last_os_error() {
                 e if e.kind() == ErrorKind::Interrupted => continue,
-                e if unsupported(&e) => return Ok(None),
+                e if unsupported(&e) || gone(&e) => return Ok(None),
                 e => return Err(e),
             }
         }
@@ -269,6 +277,8 @@ mod tests {
         );
         assert_eq!(read_optional(&dev.join("uevent")).unwrap(), Some(big));
         assert!(Dir::open(&root.join("none")).unwrap().is_none());
+        assert!(gone(&io::Error::from_raw_os_error(libc::ENODEV)));
+        assert!(!gone(&io::Error::from_raw_os_error(libc::EACCES)));
         fs::remove_dir_all(&root).unwrap();
     }
 }
