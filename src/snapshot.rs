@@ -164,10 +164,17 @@ fn link(target: &str, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::{is_secret, redact, REDACTED};
-    use crate::uci::parse;
+    use crate::uci::{parse, UciOption};
+
+    fn by_name<'t, 'p>(options: &'p [UciOption<'t>]) -> Vec<&'p UciOption<'t>> {
+        let mut options: Vec<_> = options.iter().collect();
+        options.sort_by(|x, y| x.name.cmp(&y.name));
+        options
+    }
 
     /// Redacts `config`, checks that no secret survives and that what is left reads as
-    /// before, lines included; returns the redacted text.
+    /// before, lines included (options in name order: options on one line are written
+    /// back in that order); returns the redacted text.
     fn redacted(config: &str, secrets: &[&str]) -> String {
         let out = redact("network", config).unwrap();
         for secret in secrets {
@@ -178,7 +185,7 @@ mod tests {
         for (b, a) in before.sections.iter().zip(&after.sections) {
             assert_eq!((&b.kind, &b.name, b.line), (&a.kind, &a.name, a.line));
             assert_eq!(b.options.len(), a.options.len());
-            for (bo, ao) in b.options.iter().zip(&a.options) {
+            for (bo, ao) in by_name(&b.options).into_iter().zip(by_name(&a.options)) {
                 assert_eq!(
                     (&bo.name, bo.line, bo.is_list),
                     (&ao.name, ao.line, ao.is_list)

@@ -68,10 +68,11 @@ impl Package<'_> {
     /// out.
     ///
     /// Statements read from one line go back onto it, joined by `;` after a quoted word
-    /// (after a bare word, libuci ends the line at the `;`). A named section is opened
-    /// again where its options follow another section's; an anonymous one never needs
-    /// to be, as libuci cannot reopen it either. An option set again after another one
-    /// was first set comes after it in the section's order, which nothing here reads.
+    /// (after a bare word, libuci ends the line at the `;`), a section's options in name
+    /// order: the order they were first set in depends on lines an option set again has
+    /// left, and the output must not (writing back what this wrote gives the same text).
+    /// A named section is opened again where its options follow another section's; an
+    /// anonymous one never needs to be, as libuci cannot reopen it either.
     pub fn export_keeping_lines(&self) -> String {
         let mut statements = Vec::new();
         for (i, section) in self.sections.iter().enumerate() {
@@ -92,9 +93,21 @@ impl Package<'_> {
                 }
             }
         }
+        let name = |s: &Statement| {
+            s.value
+                .map(|(j, _)| &*self.sections[s.section].options[j].name)
+        };
         // A value with newlines was the last statement on its line: what follows it in
-        // the file starts after its closing quote.
-        statements.sort_by_key(|s| (s.line, s.ends_later));
+        // the file starts after its closing quote. A section's `config` (no name) comes
+        // before its options.
+        statements.sort_by(|a, b| {
+            (a.line, a.ends_later, a.section, name(a)).cmp(&(
+                b.line,
+                b.ends_later,
+                b.section,
+                name(b),
+            ))
+        });
 
         let (mut out, mut line, mut open) = (String::new(), 1, None);
         // The `;` after `config TYPE` would be read as the (empty) name: an anonymous
@@ -216,6 +229,19 @@ mod tests {
         keeps_lines("config t\noption v s\nlist l 'p\nq'; option v s2; list l r\n");
         keeps_lines("config t 'x'\nlist l 'p\nq'; config t 'y'; config t 'x'; list l r\n");
         assert_eq!(keeps_lines(""), "\n");
+    }
+
+    /// What it writes, written back, is the same text: here `e`, first set before `g`,
+    /// keeps only its line 3, so `g` is the first one set once written back.
+    #[test]
+    fn export_keeping_lines_is_stable() {
+        let text = "config t 'x'\noption e 'f'; list g 'h1'\noption e 'f'; list g 'h2'\n";
+        let written = keeps_lines(text);
+        assert_eq!(
+            written,
+            "config 't' 'x'\nlist g 'h1'\noption e 'f'; list g 'h2'\n"
+        );
+        assert_eq!(keeps_lines(&written), written);
     }
 
     #[test]
