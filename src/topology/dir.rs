@@ -74,6 +74,31 @@ impl Dir {
         read_at(self.fd.as_raw_fd(), path, data).map_err(|e| Error::io(self.path(parts), e))
     }
 
+    /// Whether there is an entry `parts` (joined) below this directory, of any type (a
+    /// symbolic link is not followed): one system call, where a listing takes four.
+    pub fn has(&self, parts: &[&str], scratch: &mut Scratch) -> Result<bool> {
+        let Some((path, _)) = scratch.split(parts) else {
+            return Ok(false);
+        };
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `path` is NUL-terminated and `stat` is writable; it is not read.
+        let done = unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                path.as_ptr(),
+                stat.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        match done {
+            0 => Ok(true),
+            _ => match io::Error::last_os_error() {
+                e if gone(&e) => Ok(false),
+                e => Err(Error::io(self.path(parts), e)),
+            },
+        }
+    }
+
     /// Calls `visit` with each entry name of the directory `parts` name below this one;
     /// false where there is no such directory.
     pub fn each_entry(
@@ -270,6 +295,9 @@ mod tests {
         ports.sort();
         assert_eq!(ports, ["lan1", "lan2", "lan3"]);
         assert!(!dir.each_entry(&["eth1"], &mut scratch, |_| {}).unwrap());
+        assert!(dir.has(&["eth0", "/brif/", "lan2"], &mut scratch).unwrap());
+        assert!(!dir.has(&["eth0", "/brif/", "lan4"], &mut scratch).unwrap());
+        assert!(!dir.has(&["eth1", "/uevent"], &mut scratch).unwrap());
 
         assert_eq!(
             entries(&dev.join("brif"), |e| e.strip_suffix('2')).unwrap(),

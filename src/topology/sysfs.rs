@@ -78,6 +78,7 @@ impl SysfsLinks {
                 FeatureSource::Kernel => None,
             },
             kernel: None,
+            conduit: None,
             links: self,
             scratch: Scratch::default(),
         })
@@ -98,6 +99,9 @@ pub struct Devices<'a> {
     ethtool: Option<Dir>,
     /// The kernel's ethtool answers, opened at the first device asked.
     kernel: Option<ethtool::kernel::Features>,
+    /// The conduit of the last DSA port read: the likely one of the next (a switch's
+    /// ports share one).
+    conduit: Option<String>,
     scratch: Scratch,
 }
 
@@ -140,14 +144,33 @@ impl Devices<'_> {
         let mut lowers = Vec::new();
         let mut ports = Vec::new();
         match kind {
-            LinkKind::Vlan | LinkKind::Dsa => net.each_entry(&[name], scratch, |e| {
-                lowers.extend(e.strip_prefix("lower_").map(str::to_string))
-            })?,
-            LinkKind::Bridge => {
-                net.each_entry(&[name, "/brif"], scratch, |e| ports.push(e.to_string()))?
+            LinkKind::Vlan | LinkKind::Dsa => {
+                // The kernel stacks a VLAN device on its real device and a DSA port on its
+                // conduit, and on nothing else: where the likely one is there, it is the
+                // only one, found in one system call where a listing takes four.
+                let likely = match kind {
+                    LinkKind::Dsa => self.conduit.as_deref(),
+                    _ => name.rsplit_once('.').map(|(lower, _)| lower),
+                };
+                match likely {
+                    Some(lower) if net.has(&[name, "/lower_", lower], scratch)? => {
+                        lowers.push(lower.to_string())
+                    }
+                    _ => {
+                        net.each_entry(&[name], scratch, |e| {
+                            lowers.extend(e.strip_prefix("lower_").map(str::to_string))
+                        })?;
+                    }
+                }
+                if kind == LinkKind::Dsa && !lowers.is_empty() {
+                    self.conduit = lowers.first().cloned();
+                }
             }
-            _ => false,
-        };
+            LinkKind::Bridge => {
+                net.each_entry(&[name, "/brif"], scratch, |e| ports.push(e.to_string()))?;
+            }
+            _ => {}
+        }
         lowers.sort();
         ports.sort();
         // The verdict names an Ethernet device's driver and looks a Wi-Fi device's up
