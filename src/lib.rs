@@ -112,7 +112,7 @@ impl System {
 
     /// The whole pipeline up to the ruleset.
     pub fn run(&self) -> Result<Outcome> {
-        Ok(self.read()?.outcome())
+        self.read().map(|inputs| inputs.outcome())
     }
 }
 
@@ -122,12 +122,12 @@ impl Inputs {
         plan::build(&self.config, &self.topology, refusal)
     }
 
-    pub fn outcome(self) -> Outcome {
+    pub fn outcome(&self) -> Outcome {
         let plan = self.plan(None);
         Outcome {
             ruleset: Ruleset::from_plan(&plan),
             plan,
-            warnings: self.warnings,
+            warnings: self.warnings.clone(),
         }
     }
 }

@@ -16,7 +16,7 @@ use fw4_offload::stats::conntrack::Query;
 use fw4_offload::stats::Sources;
 use fw4_offload::topology::Netifd;
 use fw4_offload::ubus::{self, call::call};
-use fw4_offload::{apply, ruleset, System};
+use fw4_offload::{apply, ruleset, Outcome, System};
 use lexopt::ValueExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -199,6 +199,16 @@ where
     Ok(output(args, &report))
 }
 
+/// The pipeline up to the ruleset, for `print` and `check`, whose output ends the
+/// process. What the run read and built is left for the exit to free, all at once: freed
+/// one allocation after another, a large router's links, branches and plans are a
+/// seventh of `print`'s work (1.8 of 12.4 million instructions at 50 zones). Compilers
+/// do the same (clang's -disable-free).
+fn run_to_exit(system: &System) -> Result<&'static Outcome, Error> {
+    let inputs = Box::leak(Box::new(system.read()?));
+    Ok(Box::leak(Box::new(inputs.outcome())))
+}
+
 /// `status` computed here, as the daemon would answer.
 fn status(args: &Args, system: &System) -> Result<Status, Error> {
     let outcome = system.run()?;
@@ -280,7 +290,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Print => system.run().map(|outcome| {
+        Command::Print => run_to_exit(&system).map(|outcome| {
             if args.json {
                 return to_json(&outcome.ruleset);
             }
@@ -289,7 +299,7 @@ fn main() -> ExitCode {
             }
             ruleset::render(&outcome.ruleset)
         }),
-        Command::Check => system.run().map(|outcome| {
+        Command::Check => run_to_exit(&system).map(|outcome| {
             // A snapshot has no kernel to ask; a live system says what is really loaded.
             let loaded = args
                 .root

@@ -26,8 +26,8 @@ use crate::Outcome;
 
 /// `check`: the outcome and, on a live system, what the kernel holds.
 #[derive(Debug, Serialize)]
-pub struct Check {
-    pub outcome: Outcome,
+pub struct Check<'a> {
+    pub outcome: &'a Outcome,
     /// `None` for a snapshot, which has no kernel to ask.
     pub loaded: Option<Reading<Loaded>>,
 }

@@ -23,7 +23,7 @@ impl Display for Outcome {
 }
 
 /// `check`: on a live system, the kernel's side follows.
-impl Display for Check {
+impl Display for Check<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.outcome)?;
         match &self.loaded {
