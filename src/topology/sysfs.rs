@@ -279,6 +279,47 @@ fn uevent_value<'a>(uevent: &'a str, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    /// A VLAN's or DSA port's lower device is found whether the likely one is right or
+    /// not: named after the VLAN, the conduit of the port before, or neither.
+    #[test]
+    fn lower_devices_likely_or_not() {
+        let root = std::env::temp_dir().join(format!("fw4-offload-sysfs-{}", std::process::id()));
+        let net = root.join("sys/class/net");
+        let device = |name: &str, devtype: &str, lower: &str| {
+            let dir = net.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let uevent = format!("DEVTYPE={devtype}\nINTERFACE={name}\nIFINDEX=1\n");
+            std::fs::write(dir.join("uevent"), uevent).unwrap();
+            std::os::unix::fs::symlink(format!("../{lower}"), dir.join(format!("lower_{lower}")))
+                .unwrap();
+            // The listing also finds what is above the device.
+            std::fs::write(dir.join("upper_br-lan"), "").unwrap();
+        };
+        device("eth1.7", "vlan", "eth1");
+        device("eth1.8", "vlan", "eth2");
+        device("vlan9", "vlan", "eth1");
+        device("lan1", "dsa", "eth0");
+        device("lan2", "dsa", "eth0");
+        device("wan", "dsa", "eth1");
+        device("lan3", "dsa", "eth0");
+
+        let links = SysfsLinks::snapshot(&root);
+        let mut devices = links.devices().unwrap();
+        for (name, lower) in [
+            ("eth1.7", "eth1"),
+            ("eth1.8", "eth2"),
+            ("vlan9", "eth1"),
+            ("lan1", "eth0"),
+            ("lan2", "eth0"),
+            ("wan", "eth1"),
+            ("lan3", "eth0"),
+        ] {
+            let link = devices.link(name, false).unwrap().expect(name);
+            assert_eq!(link.lowers, [lower], "{name}");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
     #[test]
     fn uevent_keys() {
         let uevent = "DEVTYPE=vlan\nINTERFACE=eth1.7\nIFINDEX=9\n";
