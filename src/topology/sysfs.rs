@@ -160,10 +160,11 @@ impl Devices<'_> {
                         net.each_entry(&[name], scratch, |e| {
                             lowers.extend(e.strip_prefix("lower_").map(str::to_string))
                         })?;
+                        // A port the guess missed: its conduit is the next one's guess.
+                        if let (LinkKind::Dsa, Some(conduit)) = (&kind, lowers.first()) {
+                            self.conduit = Some(conduit.clone());
+                        }
                     }
-                }
-                if kind == LinkKind::Dsa && !lowers.is_empty() {
-                    self.conduit = lowers.first().cloned();
                 }
             }
             LinkKind::Bridge => {

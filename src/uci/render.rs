@@ -100,14 +100,7 @@ impl Package<'_> {
         // A value with newlines was the last statement on its line: what follows it in
         // the file starts after its closing quote. A section's `config` (no name) comes
         // before its options.
-        statements.sort_by(|a, b| {
-            (a.line, a.ends_later, a.section, name(a)).cmp(&(
-                b.line,
-                b.ends_later,
-                b.section,
-                name(b),
-            ))
-        });
+        statements.sort_by_key(|s| (s.line, s.ends_later, s.section, name(s)));
 
         let (mut out, mut line, mut open) = (String::new(), 1, None);
         // The `;` after `config TYPE` would be read as the (empty) name: an anonymous
